@@ -1,0 +1,277 @@
+//! Plain data that one scrape produces and the renderer reads.
+//!
+//! Nothing here knows about Arroyo's wire casing or about exposition formats.
+
+use std::collections::BTreeMap;
+
+/// The five per-subtask series the controller's `JobMetrics` document carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MetricKind {
+    /// `messages_recv`: EWMA of messages received per second.
+    MessagesRecv,
+    /// `messages_sent`: EWMA of messages sent per second.
+    MessagesSent,
+    /// `bytes_recv`: EWMA of bytes received per second.
+    BytesRecv,
+    /// `bytes_sent`: EWMA of bytes sent per second.
+    BytesSent,
+    /// `backpressure`: output-queue fill ratio, 0..1.
+    Backpressure,
+}
+
+impl MetricKind {
+    /// Every kind, in the order the exposition writes the families.
+    pub const ALL: [MetricKind; 5] = [
+        MetricKind::MessagesRecv,
+        MetricKind::MessagesSent,
+        MetricKind::BytesRecv,
+        MetricKind::BytesSent,
+        MetricKind::Backpressure,
+    ];
+
+    /// Maps Arroyo's metric group `name` to a kind; `None` for names we do not export.
+    pub fn from_wire(name: &str) -> Option<MetricKind> {
+        match name {
+            "messages_recv" => Some(MetricKind::MessagesRecv),
+            "messages_sent" => Some(MetricKind::MessagesSent),
+            "bytes_recv" => Some(MetricKind::BytesRecv),
+            "bytes_sent" => Some(MetricKind::BytesSent),
+            "backpressure" => Some(MetricKind::Backpressure),
+            _ => None,
+        }
+    }
+
+    /// Arroyo's name for this kind (as in the metrics document).
+    pub fn wire_name(self) -> &'static str {
+        match self {
+            MetricKind::MessagesRecv => "messages_recv",
+            MetricKind::MessagesSent => "messages_sent",
+            MetricKind::BytesRecv => "bytes_recv",
+            MetricKind::BytesSent => "bytes_sent",
+            MetricKind::Backpressure => "backpressure",
+        }
+    }
+
+    /// Position in [`MetricKind::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// One point of a series: the controller's sampling instant and value.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Point {
+    /// Microseconds since the Unix epoch.
+    pub time_micros: u64,
+    /// The value (a per-second rate, or a 0..1 ratio for backpressure).
+    pub value: f64,
+}
+
+/// The newest point of one (node, subtask, metric) series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SubtaskSample {
+    /// Graph node id as Arroyo gave it (a number, or a word before v0.13).
+    pub node_id: String,
+    /// Subtask index, 0..parallelism.
+    pub subtask_idx: u32,
+    /// Which series.
+    pub kind: MetricKind,
+    /// The newest point.
+    pub point: Point,
+}
+
+/// A decoded `JobMetrics` document, newest point per series only.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JobMetrics {
+    /// One entry per series that had at least one non-null point.
+    pub samples: Vec<SubtaskSample>,
+    /// Metric groups whose name is not one we export (skipped).
+    pub unknown_metric_groups: u64,
+    /// Points whose value was `null` (skipped).
+    pub null_values: u64,
+}
+
+impl JobMetrics {
+    /// Newest sampling instant across all series, in microseconds.
+    pub fn newest_time_micros(&self) -> Option<u64> {
+        self.samples.iter().map(|s| s.point.time_micros).max()
+    }
+}
+
+/// A graph node of a pipeline, from the REST API.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Operator {
+    /// Node id as a string (numbers are written in decimal).
+    pub node_id: String,
+    /// The operator kind (`nexmark`, `chained_op`, ...).
+    pub operator: String,
+    /// What Arroyo's UI shows; our `operator_name` label.
+    pub description: String,
+    /// Number of subtasks.
+    pub parallelism: u32,
+}
+
+/// A pipeline as the REST API describes it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Pipeline {
+    /// `pl_...` id.
+    pub id: String,
+    /// User-given name.
+    pub name: String,
+    /// Checkpoint interval in microseconds, when known.
+    pub checkpoint_interval_micros: Option<u64>,
+    /// Graph nodes keyed by node id.
+    pub operators: BTreeMap<String, Operator>,
+    /// User tags (Arroyo main only).
+    pub tags: BTreeMap<String, String>,
+}
+
+/// A job as the REST API describes it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Job {
+    /// `job_...` id; also the `job_id` of the RPC.
+    pub id: String,
+    /// Owning pipeline, when known (main carries it on the job; older releases through
+    /// `/pipelines/{id}/jobs`).
+    pub pipeline_id: Option<String>,
+    /// Arroyo's state name (`Running`, `Stopped`, ...).
+    pub state: String,
+    /// Whether the user wants the job running.
+    pub running_desired: bool,
+    /// Restart counter.
+    pub run_id: u64,
+    /// Start time in microseconds.
+    pub start_time_micros: Option<u64>,
+    /// Finish time in microseconds.
+    pub finish_time_micros: Option<u64>,
+    /// Number of tasks.
+    pub tasks: Option<u64>,
+    /// Failure text (`failure_message` before main, `failure_reason.error` on main).
+    pub failure_message: Option<String>,
+    /// Failure domain (`failure_reason.domain`, main only).
+    pub failure_domain: Option<String>,
+}
+
+/// Job states in which a job runs and its metrics are live (COMPAT.md, Decisions).
+pub const RUNNING_STATES: [&str; 7] = [
+    "Running",
+    "Rescaling",
+    "Recovering",
+    "Restarting",
+    "CheckpointStopping",
+    "Stopping",
+    "Finishing",
+];
+
+/// Whether series of a job in `state` are exported.
+pub fn state_runs(state: &str) -> bool {
+    RUNNING_STATES.contains(&state)
+}
+
+/// What the metrics source said about one job this scrape.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MetricsOutcome {
+    /// The document was fetched and decoded.
+    Ok(JobMetrics),
+    /// The source has no metrics for this job right now (`NOT_FOUND`, or an empty REST
+    /// bridge answer): no series, not an error.
+    NoMetrics,
+    /// The fetch or decode failed; the string is the error kind (`timeout`, `connect`,
+    /// `decode`, `too_large`, `grpc_unavailable`, `http_500`, ...).
+    Failed(&'static str),
+    /// Not fetched (the job's state does not run, or it was filtered out).
+    Skipped,
+}
+
+/// One job as seen by this scrape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobSnapshot {
+    /// The job (with only `id` filled for statically configured jobs).
+    pub job: Job,
+    /// Its pipeline, when the API gave one.
+    pub pipeline: Option<std::sync::Arc<Pipeline>>,
+    /// The metrics outcome.
+    pub metrics: MetricsOutcome,
+}
+
+impl JobSnapshot {
+    /// `pipeline_id` label value (empty when unknown).
+    pub fn pipeline_id(&self) -> &str {
+        match (&self.pipeline, &self.job.pipeline_id) {
+            (Some(p), _) => &p.id,
+            (None, Some(id)) => id,
+            (None, None) => "",
+        }
+    }
+
+    /// `pipeline_name` label value (empty when unknown).
+    pub fn pipeline_name(&self) -> &str {
+        self.pipeline.as_deref().map(|p| p.name.as_str()).unwrap_or("")
+    }
+}
+
+/// Success and duration of one collector this scrape.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CollectorStatus {
+    /// Collector name (`discovery`, `job_metrics`, ...).
+    pub name: &'static str,
+    /// Whether it fully succeeded.
+    pub success: bool,
+    /// Wall time it took, in seconds.
+    pub duration_seconds: f64,
+}
+
+/// One labelled counter value of the exporter's own health series.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErrorCount {
+    /// The upstream (`controller`, `api`).
+    pub source: &'static str,
+    /// The error kind.
+    pub kind: &'static str,
+    /// Errors since start.
+    pub count: u64,
+}
+
+/// The exporter's own series, as plain values.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ExporterStats {
+    /// Crate version.
+    pub version: String,
+    /// Git revision the binary was built from (`unknown` when not known).
+    pub revision: String,
+    /// Scrapes served since start (including this one).
+    pub scrapes_total: u64,
+    /// Upstream errors since start, by source and kind.
+    pub upstream_errors: Vec<ErrorCount>,
+    /// Metric groups with unknown names skipped since start.
+    pub unknown_metric_groups_total: u64,
+    /// Null values skipped since start.
+    pub null_values_total: u64,
+    /// Series dropped because their newest point was older than the maximum age.
+    pub stale_series_dropped_total: u64,
+    /// Upstream calls made since start, by source.
+    pub upstream_requests: Vec<(&'static str, u64)>,
+    /// Process start time, seconds since the epoch.
+    pub start_time_seconds: f64,
+    /// Resident memory in bytes, when readable.
+    pub resident_memory_bytes: Option<u64>,
+    /// CPU seconds used, when readable.
+    pub cpu_seconds_total: Option<f64>,
+    /// Open file descriptors, when readable.
+    pub open_fds: Option<u64>,
+}
+
+/// Everything one scrape produced; the renderer's only input.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Snapshot {
+    /// 1 when the metrics source (controller, or REST bridge) answered this scrape.
+    pub up: bool,
+    /// Every discovered job (including ones whose metrics were skipped).
+    pub jobs: Vec<JobSnapshot>,
+    /// Collectors that ran.
+    pub collectors: Vec<CollectorStatus>,
+    /// Whether per-subtask series are written (operator-level only when false).
+    pub subtask_series: bool,
+    /// The exporter's own series.
+    pub exporter: ExporterStats,
+}
