@@ -275,3 +275,16 @@ pub struct Snapshot {
     /// The exporter's own series.
     pub exporter: ExporterStats,
 }
+
+/// One checkpoint of a job, from the REST API.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Checkpoint {
+    /// Checkpoint epoch.
+    pub epoch: u64,
+    /// Start time in microseconds.
+    pub start_time_micros: u64,
+    /// Finish time in microseconds; `None` while in progress.
+    pub finish_time_micros: Option<u64>,
+    /// `scheduled` / `stopping` (main only).
+    pub checkpoint_type: Option<String>,
+}
