@@ -1,5 +1,8 @@
 //! Compiles `proto/arroyo_rpc.proto` with a pure-Rust protobuf compiler (protox), so a
-//! fresh machine needs no system `protoc`.
+//! fresh machine needs no system `protoc`, and records the git revision for
+//! `arroyo_exporter_build_info`.
+
+use std::process::Command;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto/arroyo_rpc.proto");
@@ -8,5 +11,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .build_server(true)
         .build_client(true)
         .compile_fds(fds)?;
+
+    println!("cargo:rerun-if-env-changed=ARROYO_EXPORTER_REVISION");
+    let revision = std::env::var("ARROYO_EXPORTER_REVISION").ok().or_else(|| {
+        Command::new("git")
+            .args(["rev-parse", "--short=12", "HEAD"])
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    });
+    if let Some(r) = revision {
+        println!("cargo:rustc-env=ARROYO_EXPORTER_REVISION={r}");
+    }
     Ok(())
 }

@@ -1,1 +1,608 @@
-//! (in progress)
+//! Configuration: built-in defaults < TOML file (`--config`) < environment
+//! (`ARROYO_EXPORTER__SECTION__KEY`) < command-line flags, layered with figment.
+//!
+//! Every error names the key and the source it came from (file, environment variable or
+//! flag), so a bad value stops start-up with a message a user can act on.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+use figment::providers::{Env, Format as _, Serialized, Toml};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
+use serde::{Deserialize, Serialize};
+
+/// Default listen port, in the Prometheus exporters' 9100–9999 range.
+pub const DEFAULT_PORT: u16 = 9731;
+
+/// Prefix of environment variables; `__` separates the section from the key.
+pub const ENV_PREFIX: &str = "ARROYO_EXPORTER__";
+
+/// The whole configuration, as read from every layer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct Config {
+    /// HTTP server settings.
+    pub web: WebConfig,
+    /// Logging settings.
+    pub log: LogConfig,
+    /// The controller's gRPC endpoint.
+    pub controller: ControllerConfig,
+    /// Arroyo's REST API.
+    pub api: ApiConfig,
+    /// What one scrape does.
+    pub scrape: ScrapeConfig,
+    /// Which collectors run.
+    pub collectors: CollectorsConfig,
+}
+
+/// HTTP server settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct WebConfig {
+    /// Address to listen on.
+    pub listen_address: SocketAddr,
+    /// Path of the metrics endpoint.
+    pub telemetry_path: String,
+    /// Optional web configuration file (exporter-toolkit format: TLS, basic auth).
+    pub config_file: Option<PathBuf>,
+}
+
+/// Log level names accepted by `--log.level`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogLevel {
+    /// Everything.
+    Trace,
+    /// Debugging detail.
+    Debug,
+    /// Normal operation.
+    Info,
+    /// Problems that do not stop the exporter.
+    Warn,
+    /// Failures.
+    Error,
+}
+
+impl LogLevel {
+    /// The `tracing` filter directive for this level.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Trace => "trace",
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warn => "warn",
+            LogLevel::Error => "error",
+        }
+    }
+}
+
+/// Log line formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable `key=value` lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Logging settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct LogConfig {
+    /// Minimum level.
+    pub level: LogLevel,
+    /// Line format.
+    pub format: LogFormat,
+}
+
+/// Which gRPC service generation answers `JobMetrics`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ControllerService {
+    /// Try `JobControllerGrpc` (main), fall back to `ControllerGrpc` on `UNIMPLEMENTED`.
+    Auto,
+    /// `arroyo_rpc.JobControllerGrpc` (Arroyo main / 0.16-dev).
+    JobController,
+    /// `arroyo_rpc.ControllerGrpc` (Arroyo v0.11 to v0.15).
+    Controller,
+}
+
+/// TLS settings of an outbound connection.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ClientTlsConfig {
+    /// PEM file of the CA that signed the server's certificate (system roots otherwise).
+    pub ca_file: Option<PathBuf>,
+    /// PEM client certificate for mutual TLS.
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key of the client certificate.
+    pub key_file: Option<PathBuf>,
+    /// Name to verify the server certificate against (defaults to the endpoint's host).
+    pub server_name: Option<String>,
+}
+
+/// The controller's gRPC endpoint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ControllerConfig {
+    /// `http://` or `https://` URL of the controller's RPC port.
+    pub endpoint: url::Url,
+    /// Service generation: `auto`, `job-controller` or `controller`.
+    pub service: ControllerService,
+    /// Deadline of one `JobMetrics` call.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Deadline to establish the connection.
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// Largest decoded response accepted, in bytes.
+    pub max_message_size: usize,
+    /// TLS (used with an `https://` endpoint).
+    #[serde(default)]
+    pub tls: ClientTlsConfig,
+}
+
+/// Arroyo's REST API.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ApiConfig {
+    /// Base URL of the API (without `/api/v1`); an empty string disables discovery.
+    #[serde(deserialize_with = "optional_url")]
+    pub endpoint: Option<url::Url>,
+    /// Bearer token (prefer `token-file` or the environment; never logged).
+    pub token: Option<String>,
+    /// File holding the bearer token.
+    pub token_file: Option<PathBuf>,
+    /// Deadline of one API call.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Page size for the pipeline list.
+    pub page_size: u32,
+    /// How long pipeline names and graphs are cached.
+    #[serde(with = "humantime_serde")]
+    pub pipeline_cache_ttl: Duration,
+    /// Largest response body accepted, in bytes.
+    pub max_response_size: usize,
+    /// TLS (used with an `https://` endpoint).
+    #[serde(default)]
+    pub tls: ClientTlsConfig,
+}
+
+impl std::fmt::Debug for ApiConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiConfig")
+            .field("endpoint", &self.endpoint)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("token_file", &self.token_file)
+            .field("timeout", &self.timeout)
+            .field("page_size", &self.page_size)
+            .field("pipeline_cache_ttl", &self.pipeline_cache_ttl)
+            .field("max_response_size", &self.max_response_size)
+            .field("tls", &self.tls)
+            .finish()
+    }
+}
+
+/// Where the metrics document comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MetricsSource {
+    /// The controller's `JobMetrics` RPC (default).
+    Rpc,
+    /// The REST API's `operator_metric_groups` bridge (works in leader mode).
+    Rest,
+}
+
+/// A job given in the configuration, scraped without the API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct StaticJob {
+    /// The job id (`job_...`).
+    pub id: String,
+    /// Its pipeline id, for the `pipeline_id` label.
+    #[serde(default)]
+    pub pipeline_id: Option<String>,
+    /// Its pipeline name, for the `pipeline_name` label.
+    #[serde(default)]
+    pub pipeline_name: Option<String>,
+}
+
+/// What one scrape does.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct ScrapeConfig {
+    /// `rpc` or `rest`.
+    pub metrics_source: MetricsSource,
+    /// Scrape deadline when Prometheus does not send `X-Prometheus-Scrape-Timeout-Seconds`.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Subtracted from Prometheus's scrape timeout to leave time for the answer.
+    #[serde(with = "humantime_serde")]
+    pub timeout_offset: Duration,
+    /// Jobs fetched at once.
+    pub concurrency: usize,
+    /// Jobs to scrape without discovery (the API is then only used for names, if set).
+    pub jobs: Vec<StaticJob>,
+    /// Series whose newest point is older than this are dropped (0 disables).
+    #[serde(with = "humantime_serde")]
+    pub max_sample_age: Duration,
+    /// Write per-subtask series (false: operator level only).
+    pub subtask_series: bool,
+}
+
+/// Which collectors run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct CollectorsConfig {
+    /// Per-subtask and per-operator rates from `JobMetrics`.
+    pub job_metrics: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            web: WebConfig {
+                listen_address: SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT)),
+                telemetry_path: "/metrics".into(),
+                config_file: None,
+            },
+            log: LogConfig {
+                level: LogLevel::Info,
+                format: LogFormat::Text,
+            },
+            controller: ControllerConfig {
+                endpoint: default_url("http://localhost:5116"),
+                service: ControllerService::Auto,
+                timeout: Duration::from_secs(8),
+                connect_timeout: Duration::from_secs(2),
+                // 10,000 subtasks at about 35 KB each is 350 MB; leave headroom.
+                max_message_size: 512 * 1024 * 1024,
+                tls: ClientTlsConfig::default(),
+            },
+            api: ApiConfig {
+                endpoint: Some(default_url("http://localhost:5115")),
+                token: None,
+                token_file: None,
+                timeout: Duration::from_secs(5),
+                page_size: 100,
+                pipeline_cache_ttl: Duration::from_secs(60),
+                max_response_size: 64 * 1024 * 1024,
+                tls: ClientTlsConfig::default(),
+            },
+            scrape: ScrapeConfig {
+                metrics_source: MetricsSource::Rpc,
+                timeout: Duration::from_secs(10),
+                timeout_offset: Duration::from_millis(500),
+                concurrency: 8,
+                jobs: Vec::new(),
+                max_sample_age: Duration::from_secs(30),
+                subtask_series: true,
+            },
+            collectors: CollectorsConfig { job_metrics: true },
+        }
+    }
+}
+
+/// Reads an optional URL where an empty string means "not set".
+fn optional_url<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<url::Url>, D::Error> {
+    let raw: Option<String> = Option::deserialize(d)?;
+    match raw.as_deref().map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(s) => url::Url::parse(s)
+            .map(Some)
+            .map_err(|e| serde::de::Error::custom(format!("invalid URL `{s}`: {e}"))),
+    }
+}
+
+fn default_url(s: &str) -> url::Url {
+    // The literals passed here are constants of this file.
+    url::Url::parse(s).unwrap_or_else(|e| panic!("built-in URL {s} is invalid: {e}"))
+}
+
+/// Command-line flags, in the Prometheus exporters' dotted style.
+#[derive(Debug, Clone, Default, Parser)]
+#[command(
+    name = "arroyo-exporter",
+    version,
+    about = "Prometheus exporter for Arroyo stream processing jobs"
+)]
+pub struct Flags {
+    /// TOML configuration file.
+    #[arg(long = "config", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 0.0.0.0:9731].
+    #[arg(long = "web.listen-address", value_name = "ADDR")]
+    pub listen_address: Option<String>,
+    /// Path under which to expose metrics [default: /metrics].
+    #[arg(long = "web.telemetry-path", value_name = "PATH")]
+    pub telemetry_path: Option<String>,
+    /// Web configuration file (TLS, basic auth) in the exporter-toolkit format.
+    #[arg(long = "web.config.file", value_name = "FILE")]
+    pub web_config_file: Option<String>,
+    /// Arroyo controller gRPC endpoint [default: http://localhost:5116].
+    #[arg(long = "controller.endpoint", value_name = "URL")]
+    pub controller_endpoint: Option<String>,
+    /// Controller service generation: auto, job-controller, controller [default: auto].
+    #[arg(long = "controller.service", value_name = "NAME")]
+    pub controller_service: Option<String>,
+    /// Arroyo REST API endpoint [default: http://localhost:5115].
+    #[arg(long = "api.endpoint", value_name = "URL")]
+    pub api_endpoint: Option<String>,
+    /// File holding the API bearer token.
+    #[arg(long = "api.token-file", value_name = "FILE")]
+    pub api_token_file: Option<String>,
+    /// Metrics source: rpc or rest [default: rpc].
+    #[arg(long = "scrape.metrics-source", value_name = "SOURCE")]
+    pub metrics_source: Option<String>,
+    /// Scrape deadline without a Prometheus timeout header [default: 10s].
+    #[arg(long = "scrape.timeout", value_name = "DURATION")]
+    pub scrape_timeout: Option<String>,
+    /// Subtracted from Prometheus's scrape timeout [default: 500ms].
+    #[arg(long = "scrape.timeout-offset", value_name = "DURATION")]
+    pub timeout_offset: Option<String>,
+    /// Log level: trace, debug, info, warn, error [default: info].
+    #[arg(long = "log.level", value_name = "LEVEL")]
+    pub log_level: Option<String>,
+    /// Log format: text or json [default: text].
+    #[arg(long = "log.format", value_name = "FORMAT")]
+    pub log_format: Option<String>,
+}
+
+impl Flags {
+    /// The flags that were given, as (config key, value) pairs.
+    fn pairs(&self) -> Vec<(&'static str, String)> {
+        let all: [(&'static str, &Option<String>); 12] = [
+            ("web.listen-address", &self.listen_address),
+            ("web.telemetry-path", &self.telemetry_path),
+            ("web.config-file", &self.web_config_file),
+            ("controller.endpoint", &self.controller_endpoint),
+            ("controller.service", &self.controller_service),
+            ("api.endpoint", &self.api_endpoint),
+            ("api.token-file", &self.api_token_file),
+            ("scrape.metrics-source", &self.metrics_source),
+            ("scrape.timeout", &self.scrape_timeout),
+            ("scrape.timeout-offset", &self.timeout_offset),
+            ("log.level", &self.log_level),
+            ("log.format", &self.log_format),
+        ];
+        all.iter()
+            .filter_map(|(k, v)| v.as_ref().map(|v| (*k, v.clone())))
+            .collect()
+    }
+}
+
+/// The command-line flags as a figment provider, so errors name the flag.
+struct FlagsProvider(Vec<(&'static str, String)>);
+
+/// The flag that sets `key` (`web.listen-address` → `--web.listen-address`).
+fn flag_for_key(key: &str) -> String {
+    match key {
+        "web.config-file" => "--web.config.file".to_string(),
+        other => format!("--{other}"),
+    }
+}
+
+impl Provider for FlagsProvider {
+    fn metadata(&self) -> Metadata {
+        Metadata::named("command-line flag")
+            .interpolater(|_: &Profile, keys: &[&str]| flag_for_key(&keys.join(".")))
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let mut root = Dict::new();
+        for (key, value) in &self.0 {
+            let mut parts = key.split('.');
+            let (Some(section), Some(leaf)) = (parts.next(), parts.next()) else {
+                continue;
+            };
+            let entry = root
+                .entry(section.to_string())
+                .or_insert_with(|| Value::from(Dict::new()));
+            if let Value::Dict(_, dict) = entry {
+                dict.insert(leaf.to_string(), Value::from(value.clone()));
+            }
+        }
+        Ok(Profile::Default.collect(root))
+    }
+}
+
+/// A configuration that could not be loaded; the message names key and source.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A layer could not be read or a value has the wrong type.
+    #[error("invalid configuration: {0}")]
+    Figment(String),
+    /// A value has the right type but an unusable content.
+    #[error("invalid configuration: key `{key}` (from {source_name}): {message}")]
+    Invalid {
+        /// Dotted key.
+        key: String,
+        /// Where the value came from.
+        source_name: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The `--config` file is missing or unreadable.
+    #[error("cannot read configuration file {path}: {message}")]
+    File {
+        /// Path given with `--config`.
+        path: PathBuf,
+        /// The I/O error.
+        message: String,
+    },
+}
+
+/// Environment variables as a figment provider (`ARROYO_EXPORTER__API__TOKEN_FILE` →
+/// `api.token-file`).
+fn env_provider() -> Env {
+    Env::prefixed(ENV_PREFIX).map(|key| key.as_str().replace("__", ".").replace('_', "-").into())
+}
+
+/// Builds the layered figment: defaults < file < environment < flags.
+pub fn figment(flags: &Flags) -> Result<Figment, ConfigError> {
+    let mut fig = Figment::from(Serialized::defaults(Config::default()));
+    if let Some(path) = &flags.config {
+        std::fs::metadata(path).map_err(|e| ConfigError::File {
+            path: path.clone(),
+            message: e.to_string(),
+        })?;
+        fig = fig.merge(Toml::file_exact(path));
+    }
+    Ok(fig
+        .merge(env_provider())
+        .merge(FlagsProvider(flags.pairs())))
+}
+
+/// Loads and validates the configuration from every layer.
+pub fn load(flags: &Flags) -> Result<Config, ConfigError> {
+    let fig = figment(flags)?;
+    let config: Config = fig.extract().map_err(|e| {
+        let lines: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
+        ConfigError::Figment(lines.join("; "))
+    })?;
+    validate(&config, &fig)?;
+    Ok(config)
+}
+
+/// Describes where `key` was set, for error messages.
+fn source_of(fig: &Figment, key: &str) -> String {
+    match fig.find_metadata(key) {
+        Some(meta) => {
+            let keys: Vec<&str> = key.split('.').collect();
+            let name = meta.interpolate(&Profile::Default, &keys);
+            match &meta.source {
+                Some(src) => format!("{} `{}` in {}", meta.name, name, src),
+                None => format!("{} `{}`", meta.name, name),
+            }
+        }
+        None => "built-in default".to_string(),
+    }
+}
+
+fn invalid(fig: &Figment, key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key: key.to_string(),
+        source_name: source_of(fig, key),
+        message: message.into(),
+    }
+}
+
+fn check_endpoint(fig: &Figment, key: &str, url: &url::Url) -> Result<(), ConfigError> {
+    match url.scheme() {
+        "http" | "https" => {}
+        other => {
+            return Err(invalid(
+                fig,
+                key,
+                format!("scheme must be http or https, not `{other}`"),
+            ))
+        }
+    }
+    if url.host_str().is_none() {
+        return Err(invalid(fig, key, "URL has no host"));
+    }
+    Ok(())
+}
+
+fn validate(c: &Config, fig: &Figment) -> Result<(), ConfigError> {
+    if !c.web.telemetry_path.starts_with('/') || c.web.telemetry_path.len() < 2 {
+        return Err(invalid(
+            fig,
+            "web.telemetry-path",
+            "must start with `/` and not be `/` itself",
+        ));
+    }
+    check_endpoint(fig, "controller.endpoint", &c.controller.endpoint)?;
+    if let Some(api) = &c.api.endpoint {
+        check_endpoint(fig, "api.endpoint", api)?;
+    }
+    let positive: [(&str, Duration); 5] = [
+        ("controller.timeout", c.controller.timeout),
+        ("controller.connect-timeout", c.controller.connect_timeout),
+        ("api.timeout", c.api.timeout),
+        ("api.pipeline-cache-ttl", c.api.pipeline_cache_ttl),
+        ("scrape.timeout", c.scrape.timeout),
+    ];
+    for (key, d) in positive {
+        if d.is_zero() {
+            return Err(invalid(fig, key, "must be greater than zero"));
+        }
+    }
+    if c.scrape.concurrency == 0 {
+        return Err(invalid(fig, "scrape.concurrency", "must be at least 1"));
+    }
+    if c.api.page_size == 0 {
+        return Err(invalid(fig, "api.page-size", "must be at least 1"));
+    }
+    if c.controller.max_message_size < 1024 {
+        return Err(invalid(
+            fig,
+            "controller.max-message-size",
+            "must be at least 1024 bytes",
+        ));
+    }
+    if c.api.max_response_size < 1024 {
+        return Err(invalid(
+            fig,
+            "api.max-response-size",
+            "must be at least 1024 bytes",
+        ));
+    }
+    if c.controller.tls.cert_file.is_some() != c.controller.tls.key_file.is_some() {
+        return Err(invalid(
+            fig,
+            "controller.tls.cert-file",
+            "cert-file and key-file must be set together",
+        ));
+    }
+    if c.api.endpoint.is_none() && c.scrape.jobs.is_empty() {
+        return Err(invalid(
+            fig,
+            "api.endpoint",
+            "without an API endpoint, list the jobs to scrape in scrape.jobs",
+        ));
+    }
+    if c.api.endpoint.is_none() && c.scrape.metrics_source == MetricsSource::Rest {
+        return Err(invalid(
+            fig,
+            "scrape.metrics-source",
+            "`rest` needs api.endpoint",
+        ));
+    }
+    let mut seen = BTreeMap::new();
+    for job in &c.scrape.jobs {
+        if job.id.trim().is_empty() {
+            return Err(invalid(fig, "scrape.jobs", "a job id is empty"));
+        }
+        if seen.insert(job.id.clone(), ()).is_some() {
+            return Err(invalid(
+                fig,
+                "scrape.jobs",
+                format!("job `{}` is listed twice", job.id),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Reads the API bearer token from `api.token` or `api.token-file` (trimmed).
+pub fn api_token(c: &ApiConfig) -> Result<Option<String>, ConfigError> {
+    if let Some(t) = &c.token {
+        return Ok(Some(t.trim().to_string()));
+    }
+    match &c.token_file {
+        Some(path) => {
+            let raw = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+                path: path.clone(),
+                message: e.to_string(),
+            })?;
+            Ok(Some(raw.trim().to_string()))
+        }
+        None => Ok(None),
+    }
+}

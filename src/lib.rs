@@ -10,5 +10,6 @@ pub mod config;
 pub mod exposition;
 pub mod model;
 pub mod scrape;
+pub mod selfmetrics;
 pub mod server;
 pub mod sim;

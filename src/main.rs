@@ -1,1 +1,86 @@
-fn main() {}
+//! `arroyo-exporter`: flags → config → logging → serve. Nothing else lives here.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+
+use arroyo_exporter::config::{self, Flags, LogFormat};
+use arroyo_exporter::scrape::Scraper;
+use arroyo_exporter::server;
+
+fn init_logging(cfg: &config::LogConfig) {
+    let filter = tracing_subscriber::EnvFilter::new(format!(
+        "arroyo_exporter={level},warn",
+        level = cfg.level.as_str()
+    ));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cfg.format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let flags = Flags::parse();
+    let cfg = match config::load(&flags) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("arroyo-exporter: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&cfg.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("arroyo-exporter")
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("arroyo-exporter: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(run(cfg))
+}
+
+async fn run(cfg: config::Config) -> ExitCode {
+    let cfg = Arc::new(cfg);
+    let scraper = match Scraper::new(Arc::clone(&cfg)) {
+        Ok(s) => Arc::new(s),
+        Err(e) => {
+            tracing::error!(error = %e, "invalid configuration");
+            eprintln!("arroyo-exporter: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let addr = cfg.web.listen_address;
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!(%addr, error = %e, "cannot listen (web.listen-address)");
+            eprintln!("arroyo-exporter: cannot listen on {addr} (web.listen-address): {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let local = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        listen = %local,
+        path = %cfg.web.telemetry_path,
+        controller = %server::redact_url(&cfg.controller.endpoint),
+        api = %cfg.api.endpoint.as_ref().map(server::redact_url).unwrap_or_else(|| "none".into()),
+        metrics_source = ?cfg.scrape.metrics_source,
+        "arroyo-exporter listening"
+    );
+    match server::serve(listener, scraper, server::shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "server failed");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -206,7 +206,10 @@ impl JobSnapshot {
 
     /// `pipeline_name` label value (empty when unknown).
     pub fn pipeline_name(&self) -> &str {
-        self.pipeline.as_deref().map(|p| p.name.as_str()).unwrap_or("")
+        self.pipeline
+            .as_deref()
+            .map(|p| p.name.as_str())
+            .unwrap_or("")
     }
 }
 

@@ -1,1 +1,308 @@
-//! (in progress)
+//! Arroyo's REST API (`/api/v1`): job discovery, pipeline names and graphs, checkpoints,
+//! and the `operator_metric_groups` bridge.
+//!
+//! Bodies are read with a size cap and handed to the pure decoders in [`super::wire`].
+
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION};
+
+use crate::arroyo::wire::{self, DecodeError};
+use crate::config::ApiConfig;
+use crate::model::{Checkpoint, Job, JobMetrics, Pipeline};
+
+/// Why an API call failed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{kind}: {message}")]
+pub struct RestError {
+    /// Short, bounded error kind for the `kind` label.
+    pub kind: &'static str,
+    /// Human-readable detail for the log (never holds the token).
+    pub message: String,
+}
+
+impl RestError {
+    fn decode(path: &str, e: DecodeError) -> RestError {
+        RestError {
+            kind: "decode",
+            message: format!("GET {path}: {e}"),
+        }
+    }
+}
+
+/// Upper bound on pages read from the pipeline list in one refresh.
+const MAX_PAGES: usize = 10_000;
+
+/// A client of Arroyo's REST API.
+pub struct RestClient {
+    http: reqwest::Client,
+    base: url::Url,
+    page_size: u32,
+    max_body: usize,
+}
+
+/// Maps an HTTP status to a bounded error kind.
+fn status_kind(status: reqwest::StatusCode) -> &'static str {
+    match status.as_u16() {
+        401 => "http_401",
+        403 => "http_403",
+        404 => "http_404",
+        429 => "http_429",
+        400..=499 => "http_4xx",
+        500 => "http_500",
+        502 => "http_502",
+        503 => "http_503",
+        504 => "http_504",
+        _ => "http_5xx",
+    }
+}
+
+fn transport_kind(e: &reqwest::Error) -> &'static str {
+    if e.is_timeout() {
+        "timeout"
+    } else if e.is_connect() {
+        "connect"
+    } else {
+        "http_transport"
+    }
+}
+
+impl RestClient {
+    /// Creates a client for `base` (the API's root URL, without `/api/v1`).
+    pub fn new(cfg: &ApiConfig, base: url::Url, token: Option<&str>) -> Result<RestClient, String> {
+        let mut headers = HeaderMap::new();
+        headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+        if let Some(token) = token {
+            let mut value = HeaderValue::from_str(&format!("Bearer {token}"))
+                .map_err(|_| "api token holds characters not allowed in a header".to_string())?;
+            value.set_sensitive(true);
+            headers.insert(AUTHORIZATION, value);
+        }
+        let mut builder = reqwest::Client::builder()
+            .default_headers(headers)
+            .timeout(cfg.timeout)
+            .connect_timeout(cfg.timeout.min(Duration::from_secs(3)))
+            .pool_idle_timeout(Duration::from_secs(60))
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("arroyo-exporter/", env!("CARGO_PKG_VERSION")));
+        if let Some(path) = &cfg.tls.ca_file {
+            let pem = std::fs::read(path)
+                .map_err(|e| format!("api.tls.ca-file {}: {e}", path.display()))?;
+            let cert = reqwest::Certificate::from_pem(&pem)
+                .map_err(|e| format!("api.tls.ca-file {}: {e}", path.display()))?;
+            builder = builder.add_root_certificate(cert);
+        }
+        if let (Some(cert), Some(key)) = (&cfg.tls.cert_file, &cfg.tls.key_file) {
+            let mut pem = std::fs::read(cert)
+                .map_err(|e| format!("api.tls.cert-file {}: {e}", cert.display()))?;
+            pem.extend(
+                std::fs::read(key)
+                    .map_err(|e| format!("api.tls.key-file {}: {e}", key.display()))?,
+            );
+            let id = reqwest::Identity::from_pem(&pem).map_err(|e| format!("api.tls: {e}"))?;
+            builder = builder.identity(id);
+        }
+        let http = builder.build().map_err(|e| format!("api client: {e}"))?;
+        Ok(RestClient {
+            http,
+            base,
+            page_size: cfg.page_size,
+            max_body: cfg.max_response_size,
+        })
+    }
+
+    fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<url::Url, RestError> {
+        let mut url = self.base.join(path).map_err(|e| RestError {
+            kind: "config",
+            message: format!("cannot build URL for {path}: {e}"),
+        })?;
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        Ok(url)
+    }
+
+    /// GETs `path` and returns the body, capped at the configured size.
+    async fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<Vec<u8>, RestError> {
+        let url = self.url(path, query)?;
+        let mut resp = self.http.get(url).send().await.map_err(|e| RestError {
+            kind: transport_kind(&e),
+            message: format!("GET {path}: {}", e.without_url()),
+        })?;
+        let status = resp.status();
+        if !status.is_success() {
+            return Err(RestError {
+                kind: status_kind(status),
+                message: format!("GET {path}: HTTP {status}"),
+            });
+        }
+        if let Some(len) = resp.content_length() {
+            if len > self.max_body as u64 {
+                return Err(self.too_large(path));
+            }
+        }
+        let mut body = Vec::with_capacity(resp.content_length().unwrap_or(0) as usize);
+        loop {
+            match resp.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > self.max_body {
+                        return Err(self.too_large(path));
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => return Ok(body),
+                Err(e) => {
+                    return Err(RestError {
+                        kind: transport_kind(&e),
+                        message: format!("GET {path}: reading body: {}", e.without_url()),
+                    })
+                }
+            }
+        }
+    }
+
+    fn too_large(&self, path: &str) -> RestError {
+        RestError {
+            kind: "too_large",
+            message: format!("GET {path}: body larger than {} bytes", self.max_body),
+        }
+    }
+
+    /// Every pipeline, following `starting_after` until `hasMore` is false.
+    pub async fn pipelines(&self) -> Result<Vec<Pipeline>, RestError> {
+        let path = "api/v1/pipelines";
+        let limit = self.page_size.to_string();
+        let mut out: Vec<Pipeline> = Vec::new();
+        let mut after: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let mut query = vec![("limit", limit.as_str())];
+            if let Some(a) = &after {
+                query.push(("starting_after", a.as_str()));
+            }
+            let body = self.get(path, &query).await?;
+            let page =
+                wire::decode_pipelines_page(&body).map_err(|e| RestError::decode(path, e))?;
+            let last = page.pipelines.last().map(|p| p.id.clone());
+            out.extend(page.pipelines);
+            match (page.has_more, last) {
+                (false, _) => return Ok(out),
+                (true, None) => {
+                    return Err(RestError {
+                        kind: "pagination",
+                        message: format!("GET {path}: hasMore with an empty page"),
+                    })
+                }
+                (true, Some(last)) => {
+                    if after.as_deref() == Some(last.as_str()) {
+                        return Err(RestError {
+                            kind: "pagination",
+                            message: format!("GET {path}: the same page came back twice"),
+                        });
+                    }
+                    after = Some(last);
+                }
+            }
+        }
+        Err(RestError {
+            kind: "pagination",
+            message: format!("GET {path}: more than {MAX_PAGES} pages"),
+        })
+    }
+
+    /// Every job (`GET /api/v1/jobs`).
+    pub async fn jobs(&self) -> Result<Vec<Job>, RestError> {
+        let path = "api/v1/jobs";
+        let body = self.get(path, &[]).await?;
+        wire::decode_jobs(&body).map_err(|e| RestError::decode(path, e))
+    }
+
+    /// The jobs of one pipeline (`GET /api/v1/pipelines/{id}/jobs`).
+    pub async fn pipeline_jobs(&self, pipeline_id: &str) -> Result<Vec<Job>, RestError> {
+        let path = format!("api/v1/pipelines/{}/jobs", segment(pipeline_id));
+        let body = self.get(&path, &[]).await?;
+        wire::decode_jobs(&body).map_err(|e| RestError::decode(&path, e))
+    }
+
+    /// The checkpoints of one job.
+    pub async fn checkpoints(
+        &self,
+        pipeline_id: &str,
+        job_id: &str,
+    ) -> Result<Vec<Checkpoint>, RestError> {
+        let path = format!(
+            "api/v1/pipelines/{}/jobs/{}/checkpoints",
+            segment(pipeline_id),
+            segment(job_id)
+        );
+        let body = self.get(&path, &[]).await?;
+        wire::decode_checkpoints(&body).map_err(|e| RestError::decode(&path, e))
+    }
+
+    /// The metrics document through the API's bridge; an empty list means no metrics.
+    pub async fn operator_metric_groups(
+        &self,
+        pipeline_id: &str,
+        job_id: &str,
+    ) -> Result<Option<JobMetrics>, RestError> {
+        let path = format!(
+            "api/v1/pipelines/{}/jobs/{}/operator_metric_groups",
+            segment(pipeline_id),
+            segment(job_id)
+        );
+        let body = self.get(&path, &[]).await?;
+        let metrics = decode_off_thread(body, wire::decode_metric_groups_envelope)
+            .await
+            .map_err(|message| RestError {
+                kind: "decode",
+                message: format!("GET {path}: {message}"),
+            })?;
+        // `{"data": []}` is how the bridge says "no metrics" (the RPC's NOT_FOUND).
+        if metrics == JobMetrics::default() {
+            return Ok(None);
+        }
+        Ok(Some(metrics))
+    }
+}
+
+/// Percent-encodes one path segment (ids come from the API; keep them inert).
+fn segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Decodes large documents on the blocking pool so a big answer does not stall the
+/// runtime's workers; small ones are decoded in place. Errors come back as text.
+pub async fn decode_off_thread<B, T>(
+    body: B,
+    decode: fn(&[u8]) -> Result<T, DecodeError>,
+) -> Result<T, String>
+where
+    B: AsRef<[u8]> + Send + 'static,
+    T: Send + 'static,
+{
+    if body.as_ref().len() < 256 * 1024 {
+        return decode(body.as_ref()).map_err(|e| e.to_string());
+    }
+    match tokio::task::spawn_blocking(move || decode(body.as_ref())).await {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(e) => Err(format!("decoder task failed: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn segments_are_encoded() {
+        assert_eq!(segment("job_Ab1"), "job_Ab1");
+        assert_eq!(segment("../x y"), "%2E%2E%2Fx%20y");
+    }
+}

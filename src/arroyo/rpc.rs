@@ -1,1 +1,199 @@
-//! (in progress)
+//! The controller's `JobMetrics` RPC (tonic), for both service generations.
+//!
+//! One lazily connected channel is shared by every call; tonic reconnects it after the
+//! controller restarts. Responses may be zstd or gzip compressed; requests are sent
+//! uncompressed or zstd (Arroyo refuses gzip-compressed requests).
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
+
+use tonic::codec::CompressionEncoding;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+use tonic::{Code, Request, Status};
+
+use crate::arroyo::pb::controller_grpc_client::ControllerGrpcClient;
+use crate::arroyo::pb::job_controller_grpc_client::JobControllerGrpcClient;
+use crate::arroyo::pb::JobMetricsReq;
+use crate::config::{ControllerConfig, ControllerService};
+
+/// Why a `JobMetrics` call failed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{kind}: {message}")]
+pub struct RpcError {
+    /// Short, bounded error kind for the `kind` label.
+    pub kind: &'static str,
+    /// Human-readable detail for the log.
+    pub message: String,
+}
+
+/// The answer of one successful call.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RpcAnswer {
+    /// The JSON document (`JobMetricsResp.metrics`).
+    Document(String),
+    /// `NOT_FOUND`: the controller has no metrics for this job now.
+    NotFound,
+}
+
+const GEN_UNKNOWN: u8 = 0;
+const GEN_JOB_CONTROLLER: u8 = 1;
+const GEN_CONTROLLER: u8 = 2;
+
+/// A client of the controller's `JobMetrics` RPC.
+pub struct RpcClient {
+    channel: Channel,
+    service: ControllerService,
+    /// The generation that answered last (auto mode), one of the `GEN_*` values.
+    learned: AtomicU8,
+    timeout: Duration,
+    max_message_size: usize,
+}
+
+/// Builds the channel for `cfg`: lazy connect, keep-alive, TLS when `https`.
+pub fn channel(cfg: &ControllerConfig) -> Result<Channel, String> {
+    let mut endpoint = Endpoint::from_shared(cfg.endpoint.to_string())
+        .map_err(|e| format!("controller.endpoint: {e}"))?
+        .connect_timeout(cfg.connect_timeout)
+        .tcp_nodelay(true)
+        .http2_keep_alive_interval(Duration::from_secs(30))
+        .keep_alive_timeout(Duration::from_secs(10))
+        .keep_alive_while_idle(true);
+    if cfg.endpoint.scheme() == "https" {
+        let mut tls = ClientTlsConfig::new();
+        match &cfg.tls.ca_file {
+            Some(path) => {
+                let pem = std::fs::read(path)
+                    .map_err(|e| format!("controller.tls.ca-file {}: {e}", path.display()))?;
+                tls = tls.ca_certificate(Certificate::from_pem(pem));
+            }
+            None => tls = tls.with_native_roots(),
+        }
+        if let (Some(cert), Some(key)) = (&cfg.tls.cert_file, &cfg.tls.key_file) {
+            let cert_pem = std::fs::read(cert)
+                .map_err(|e| format!("controller.tls.cert-file {}: {e}", cert.display()))?;
+            let key_pem = std::fs::read(key)
+                .map_err(|e| format!("controller.tls.key-file {}: {e}", key.display()))?;
+            tls = tls.identity(Identity::from_pem(cert_pem, key_pem));
+        }
+        if let Some(name) = &cfg.tls.server_name {
+            tls = tls.domain_name(name.clone());
+        }
+        endpoint = endpoint
+            .tls_config(tls)
+            .map_err(|e| format!("controller.tls: {e}"))?;
+    }
+    Ok(endpoint.connect_lazy())
+}
+
+impl RpcClient {
+    /// Creates a client; no connection is made until the first call.
+    pub fn new(cfg: &ControllerConfig) -> Result<RpcClient, String> {
+        Ok(RpcClient {
+            channel: channel(cfg)?,
+            service: cfg.service,
+            learned: AtomicU8::new(GEN_UNKNOWN),
+            timeout: cfg.timeout,
+            max_message_size: cfg.max_message_size,
+        })
+    }
+
+    /// The service generation that answered last, for the landing page.
+    pub fn learned_service(&self) -> &'static str {
+        match self.learned.load(Ordering::Relaxed) {
+            GEN_JOB_CONTROLLER => "arroyo_rpc.JobControllerGrpc",
+            GEN_CONTROLLER => "arroyo_rpc.ControllerGrpc",
+            _ => "not yet known",
+        }
+    }
+
+    /// Asks for the metrics document of `job_id`.
+    ///
+    /// In `auto` mode the generation that answered last is tried first; on
+    /// `UNIMPLEMENTED` the other one is tried and remembered.
+    pub async fn job_metrics(&self, job_id: &str) -> Result<RpcAnswer, RpcError> {
+        let first = match self.service {
+            ControllerService::JobController => return self.call(GEN_JOB_CONTROLLER, job_id).await,
+            ControllerService::Controller => return self.call(GEN_CONTROLLER, job_id).await,
+            ControllerService::Auto => match self.learned.load(Ordering::Relaxed) {
+                GEN_CONTROLLER => GEN_CONTROLLER,
+                _ => GEN_JOB_CONTROLLER,
+            },
+        };
+        match self.call(first, job_id).await {
+            Err(e) if e.kind == "grpc_unimplemented" => {
+                let second = if first == GEN_JOB_CONTROLLER {
+                    GEN_CONTROLLER
+                } else {
+                    GEN_JOB_CONTROLLER
+                };
+                let out = self.call(second, job_id).await;
+                if out.is_ok() {
+                    self.learned.store(second, Ordering::Relaxed);
+                }
+                out
+            }
+            other => {
+                if other.is_ok() {
+                    self.learned.store(first, Ordering::Relaxed);
+                }
+                other
+            }
+        }
+    }
+
+    async fn call(&self, generation: u8, job_id: &str) -> Result<RpcAnswer, RpcError> {
+        let mut req = Request::new(JobMetricsReq {
+            job_id: job_id.to_string(),
+        });
+        req.set_timeout(self.timeout);
+        let fut = async {
+            if generation == GEN_CONTROLLER {
+                ControllerGrpcClient::new(self.channel.clone())
+                    .send_compressed(CompressionEncoding::Zstd)
+                    .accept_compressed(CompressionEncoding::Zstd)
+                    .accept_compressed(CompressionEncoding::Gzip)
+                    .max_decoding_message_size(self.max_message_size)
+                    .job_metrics(req)
+                    .await
+            } else {
+                JobControllerGrpcClient::new(self.channel.clone())
+                    .send_compressed(CompressionEncoding::Zstd)
+                    .accept_compressed(CompressionEncoding::Zstd)
+                    .accept_compressed(CompressionEncoding::Gzip)
+                    .max_decoding_message_size(self.max_message_size)
+                    .job_metrics(req)
+                    .await
+            }
+        };
+        match tokio::time::timeout(self.timeout, fut).await {
+            Err(_) => Err(RpcError {
+                kind: "timeout",
+                message: format!("no answer within {:?}", self.timeout),
+            }),
+            Ok(Ok(resp)) => Ok(RpcAnswer::Document(resp.into_inner().metrics)),
+            Ok(Err(status)) if status.code() == Code::NotFound => Ok(RpcAnswer::NotFound),
+            Ok(Err(status)) => Err(classify(&status)),
+        }
+    }
+}
+
+/// Maps a gRPC status to a bounded error kind.
+pub fn classify(status: &Status) -> RpcError {
+    let kind = match status.code() {
+        Code::DeadlineExceeded => "timeout",
+        Code::Unavailable => "grpc_unavailable",
+        Code::Unimplemented => "grpc_unimplemented",
+        Code::OutOfRange | Code::ResourceExhausted => "too_large",
+        Code::FailedPrecondition => "grpc_failed_precondition",
+        Code::Unauthenticated => "grpc_unauthenticated",
+        Code::PermissionDenied => "grpc_permission_denied",
+        Code::Cancelled => "grpc_cancelled",
+        Code::Internal => "grpc_internal",
+        Code::Unknown => "grpc_unknown",
+        _ => "grpc_other",
+    };
+    RpcError {
+        kind,
+        message: format!("{:?}: {}", status.code(), status.message()),
+    }
+}
