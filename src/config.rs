@@ -49,6 +49,9 @@ pub struct WebConfig {
     pub telemetry_path: String,
     /// Optional web configuration file (exporter-toolkit format: TLS, basic auth).
     pub config_file: Option<PathBuf>,
+    /// Offer OpenMetrics when the client asks for it; false always answers text 0.0.4
+    /// (for scrapers that mishandle OpenMetrics).
+    pub openmetrics: bool,
 }
 
 /// Log level names accepted by `--log.level`.
@@ -250,6 +253,7 @@ impl Default for Config {
                 listen_address: SocketAddr::from(([0, 0, 0, 0], DEFAULT_PORT)),
                 telemetry_path: "/metrics".into(),
                 config_file: None,
+                openmetrics: true,
             },
             log: LogConfig {
                 level: LogLevel::Info,
@@ -438,9 +442,35 @@ pub enum ConfigError {
 }
 
 /// Environment variables as a figment provider (`ARROYO_EXPORTER__API__TOKEN_FILE` →
-/// `api.token-file`).
-fn env_provider() -> Env {
-    Env::prefixed(ENV_PREFIX).map(|key| key.as_str().replace("__", ".").replace('_', "-").into())
+/// `api.token-file`); errors name the variable.
+struct EnvProvider(Env);
+
+/// The environment variable that sets `key` (`api.token-file` →
+/// `ARROYO_EXPORTER__API__TOKEN_FILE`).
+pub fn env_var_for_key(key: &[&str]) -> String {
+    let parts: Vec<String> = key
+        .iter()
+        .map(|k| k.to_uppercase().replace('-', "_"))
+        .collect();
+    format!("{ENV_PREFIX}{}", parts.join("__"))
+}
+
+impl Provider for EnvProvider {
+    fn metadata(&self) -> Metadata {
+        Metadata::named("environment variable")
+            .interpolater(|_: &Profile, keys: &[&str]| env_var_for_key(keys))
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        self.0.data()
+    }
+}
+
+fn env_provider() -> EnvProvider {
+    EnvProvider(
+        Env::prefixed(ENV_PREFIX)
+            .map(|key| key.as_str().replace("__", ".").replace('_', "-").into()),
+    )
 }
 
 /// Builds the layered figment: defaults < file < environment < flags.

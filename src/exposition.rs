@@ -991,7 +991,6 @@ mod tests {
             .collect()
     }
 
-
     const GOLDEN_OPENMETRICS: &str = r##"# TYPE arroyo_up gauge
 # HELP arroyo_up 1 when the Arroyo metrics source (controller RPC or REST bridge) answered this scrape, else 0.
 arroyo_up 1
@@ -1150,12 +1149,18 @@ process_open_fds 12
 
     #[test]
     fn golden_openmetrics() {
-        assert_eq!(render_str(&small_snapshot(), Format::OpenMetrics), GOLDEN_OPENMETRICS);
+        assert_eq!(
+            render_str(&small_snapshot(), Format::OpenMetrics),
+            GOLDEN_OPENMETRICS
+        );
     }
 
     #[test]
     fn golden_text004() {
-        assert_eq!(render_str(&small_snapshot(), Format::Text004), GOLDEN_TEXT004);
+        assert_eq!(
+            render_str(&small_snapshot(), Format::Text004),
+            GOLDEN_TEXT004
+        );
     }
 
     #[test]
@@ -1272,18 +1277,29 @@ process_open_fds 12
         };
         let text = render_str(&snap, Format::OpenMetrics);
         let labels = |node: &str| {
-            format!(r#"{{job_id="j",pipeline_id="",pipeline_name="",node_id="{node}",operator_name=""}}"#)
+            format!(
+                r#"{{job_id="j",pipeline_id="",pipeline_name="",node_id="{node}",operator_name=""}}"#
+            )
         };
         assert_eq!(
             lines_of(&text, "arroyo_operator_received_messages_per_second"),
             [
-                format!("arroyo_operator_received_messages_per_second{} 3.0", labels("1")),
-                format!("arroyo_operator_received_messages_per_second{} 100.0", labels("2")),
+                format!(
+                    "arroyo_operator_received_messages_per_second{} 3.0",
+                    labels("1")
+                ),
+                format!(
+                    "arroyo_operator_received_messages_per_second{} 100.0",
+                    labels("2")
+                ),
             ]
         );
         assert_eq!(
             lines_of(&text, "arroyo_operator_received_bytes_per_second"),
-            [format!("arroyo_operator_received_bytes_per_second{} 2e300", labels("1"))]
+            [format!(
+                "arroyo_operator_received_bytes_per_second{} 2e300",
+                labels("1")
+            )]
         );
         assert_eq!(
             lines_of(&text, "arroyo_operator_backpressure_ratio"),
@@ -1323,7 +1339,10 @@ process_open_fds 12
         );
         assert!(text.contains(r#"subtask_idx="0"} 3.0"#));
         assert!(text.contains(r#"operator_name=""} 3.0"#));
-        assert_eq!(lines_of(&text, "arroyo_exporter_job_scrape_success").len(), 1);
+        assert_eq!(
+            lines_of(&text, "arroyo_exporter_job_scrape_success").len(),
+            1
+        );
         assert!(text.contains(
             r#"arroyo_exporter_job_scrape_success{job_id="j",pipeline_id="",pipeline_name=""} 1"#
         ));
@@ -1352,8 +1371,20 @@ process_open_fds 12
         let order: Vec<(&str, &str)> = lines_of(&text, "arroyo_subtask_sent_messages_per_second")
             .into_iter()
             .map(|l| {
-                let node = l.split("node_id=\"").nth(1).unwrap().split('"').next().unwrap();
-                let idx = l.split("subtask_idx=\"").nth(1).unwrap().split('"').next().unwrap();
+                let node = l
+                    .split("node_id=\"")
+                    .nth(1)
+                    .unwrap()
+                    .split('"')
+                    .next()
+                    .unwrap();
+                let idx = l
+                    .split("subtask_idx=\"")
+                    .nth(1)
+                    .unwrap()
+                    .split('"')
+                    .next()
+                    .unwrap();
                 (node, idx)
             })
             .collect();
@@ -1418,7 +1449,10 @@ process_open_fds 12
             ..Snapshot::default()
         };
         let text = render_str(&snap, Format::Text004);
-        assert!(text.contains(r#"node_id="2",operator_name=""} 1.0"#), "{text}");
+        assert!(
+            text.contains(r#"node_id="2",operator_name=""} 1.0"#),
+            "{text}"
+        );
     }
 
     #[test]
@@ -1544,7 +1578,9 @@ process_open_fds 12
         assert!(om.contains(
             "# TYPE arroyo_exporter_scrapes counter\n# HELP arroyo_exporter_scrapes Scrapes served since the exporter started.\narroyo_exporter_scrapes_total 42\n"
         ));
-        assert!(om.contains("# TYPE process_cpu_seconds counter\n# UNIT process_cpu_seconds seconds\n"));
+        assert!(
+            om.contains("# TYPE process_cpu_seconds counter\n# UNIT process_cpu_seconds seconds\n")
+        );
         assert!(om.contains("\nprocess_cpu_seconds_total 0.5\n"));
         assert_eq!(
             lines_of(&om, "arroyo_exporter_upstream_errors_total"),
@@ -1557,7 +1593,8 @@ process_open_fds 12
         assert!(text.contains(
             "# HELP arroyo_exporter_scrapes_total Scrapes served since the exporter started.\n# TYPE arroyo_exporter_scrapes_total counter\narroyo_exporter_scrapes_total 42\n"
         ));
-        assert!(text.contains("# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total 0.5\n"));
+        assert!(text
+            .contains("# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total 0.5\n"));
         assert!(!text.contains("# UNIT"));
         for family in [
             "arroyo_exporter_upstream_requests",
@@ -1565,8 +1602,14 @@ process_open_fds 12
             "arroyo_exporter_null_values",
             "arroyo_exporter_stale_series_dropped",
         ] {
-            assert!(om.contains(&format!("# TYPE {family} counter\n")), "{family}");
-            assert!(text.contains(&format!("# TYPE {family}_total counter\n")), "{family}");
+            assert!(
+                om.contains(&format!("# TYPE {family} counter\n")),
+                "{family}"
+            );
+            assert!(
+                text.contains(&format!("# TYPE {family}_total counter\n")),
+                "{family}"
+            );
         }
     }
 
@@ -1645,7 +1688,13 @@ process_open_fds 12
             jobs: vec![job(
                 "j",
                 None,
-                ok(vec![sample("0", 0, MetricKind::BytesSent, 1_732_530_000_123_456, 1.0)]),
+                ok(vec![sample(
+                    "0",
+                    0,
+                    MetricKind::BytesSent,
+                    1_732_530_000_123_456,
+                    1.0,
+                )]),
             )],
             ..Snapshot::default()
         };
@@ -1662,12 +1711,22 @@ process_open_fds 12
 
         let mut om = Vec::new();
         let mut w = Writer::new(&mut om, Format::OpenMetrics);
-        w.family("empty", "never written", MetricType::Gauge, Some("x").filter(|_| false));
+        w.family(
+            "empty",
+            "never written",
+            MetricType::Gauge,
+            Some("x").filter(|_| false),
+        );
         w.family("arroyo_job_state", "State.", MetricType::StateSet, None);
         w.state_set(&labels, states);
         w.family("arroyo_job_failure", "Failure.", MetricType::Info, None);
         w.info(&[("domain", "user")]);
-        w.family("also_empty_total_less", "never written", MetricType::Counter, None);
+        w.family(
+            "also_empty_total_less",
+            "never written",
+            MetricType::Counter,
+            None,
+        );
         w.finish();
         assert_eq!(
             String::from_utf8(om).unwrap(),

@@ -66,7 +66,10 @@ async fn run(cfg: config::Config) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let local = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    let local = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         listen = %local,

@@ -118,12 +118,7 @@ impl SelfMetrics {
             unknown_metric_groups_total: self.unknown_groups.load(Ordering::Relaxed),
             null_values_total: self.null_values.load(Ordering::Relaxed),
             stale_series_dropped_total: self.stale_dropped.load(Ordering::Relaxed),
-            upstream_requests: self
-                .requests
-                .lock()
-                .iter()
-                .map(|(&s, &n)| (s, n))
-                .collect(),
+            upstream_requests: self.requests.lock().iter().map(|(&s, &n)| (s, n)).collect(),
             start_time_seconds: self.start_time_seconds,
             resident_memory_bytes: process.rss_bytes,
             cpu_seconds_total: process.cpu_seconds,

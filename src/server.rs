@@ -27,7 +27,13 @@ pub fn router(scraper: Arc<Scraper>) -> Router {
     Router::new()
         .route(
             &path,
-            get(metrics).layer(CompressionLayer::new().gzip(true).no_br().no_deflate().no_zstd()),
+            get(metrics).layer(
+                CompressionLayer::new()
+                    .gzip(true)
+                    .no_br()
+                    .no_deflate()
+                    .no_zstd(),
+            ),
         )
         .route("/", get(landing))
         .route("/-/healthy", get(|| async { "Healthy\n" }))
@@ -54,7 +60,11 @@ pub fn scrape_budget(headers: &HeaderMap, offset: Duration, fallback: Duration) 
 async fn metrics(State(scraper): State<Arc<Scraper>>, headers: HeaderMap) -> Response {
     let cfg = scraper.config();
     let budget = scrape_budget(&headers, cfg.scrape.timeout_offset, cfg.scrape.timeout);
-    let format = exposition::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()));
+    let format = if cfg.web.openmetrics {
+        exposition::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()))
+    } else {
+        exposition::Format::Text004
+    };
     let snapshot = scraper.scrape(Instant::now() + budget).await;
     let mut body = Vec::with_capacity(64 * 1024);
     exposition::render(&snapshot, format, &mut body);
@@ -98,7 +108,10 @@ async fn landing(State(scraper): State<Arc<Scraper>>) -> impl IntoResponse {
     let now = now_seconds();
     let row = |name: &str, key: &str, endpoint: String, extra: String| {
         let (status, age) = match statuses.get(key) {
-            Some(s) => (s.status.clone(), format!("{:.0} s ago", (now - s.at_seconds).max(0.0))),
+            Some(s) => (
+                s.status.clone(),
+                format!("{:.0} s ago", (now - s.at_seconds).max(0.0)),
+            ),
             None => ("not called yet".to_string(), String::new()),
         };
         format!(
@@ -206,6 +219,9 @@ mod tests {
 
     #[test]
     fn html_is_escaped() {
-        assert_eq!(html_escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            html_escape("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
     }
 }

@@ -1,0 +1,514 @@
+//! Scenarios of the autopilot, and the demo world the simulator binary serves.
+//!
+//! With [`World::live`] on, every RPC or REST call first calls [`World::advance`], which
+//! moves the world to "now": running jobs complete a checkpoint every checkpoint interval
+//! (the last 12 are kept), and the active [`Scenario`] acts on one job (the first one, see
+//! [`World::scenario_job`]).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use super::docgen::{hash, Effect, Rng};
+use super::release::Release;
+use super::state::{MetricsSource, SimCheckpoint, SimJob, SimNode, SimPipeline, World};
+
+/// Period of the restart loop.
+pub const RESTART_PERIOD_MICROS: u64 = 20_000_000;
+/// How long each restart of the loop stays in `Restarting`.
+pub const RESTARTING_MICROS: u64 = 4_000_000;
+/// Checkpoints kept (and listed) per job.
+pub const CHECKPOINTS_KEPT: usize = 12;
+
+/// What the simulated Arroyo is doing (for demos and alert tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scenario {
+    /// Every job Running; rates wander a few percent; checkpoints every interval.
+    Steady,
+    /// The scenario job's source output falls by 90 % (downstream follows), through
+    /// the controller's EWMA.
+    ThroughputDrop,
+    /// One operator of the scenario job (the middle of its chain) has backpressure
+    /// between 0.8 and 0.95.
+    Backpressure,
+    /// One subtask of the scenario job carries 10x the rates of its siblings.
+    Skew,
+    /// The scenario job goes `Failed` (still desired running) with a failure message and
+    /// domain; its metrics freeze.
+    JobFailed,
+    /// The scenario job restarts every 20 s: `Restarting` for 4 s, then `Running`, and
+    /// `run_id` climbs by one each time.
+    RestartLoop,
+    /// The scenario job completes no checkpoint; one stays in progress, growing older.
+    CheckpointsStalled,
+    /// The gRPC listener is closed (the REST API still serves; its metrics bridge fails).
+    ControllerDown,
+}
+
+impl Scenario {
+    /// Every scenario.
+    pub const ALL: [Scenario; 8] = [
+        Scenario::Steady,
+        Scenario::ThroughputDrop,
+        Scenario::Backpressure,
+        Scenario::Skew,
+        Scenario::JobFailed,
+        Scenario::RestartLoop,
+        Scenario::CheckpointsStalled,
+        Scenario::ControllerDown,
+    ];
+
+    /// Kebab-case name (`steady`, `throughput-drop`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Steady => "steady",
+            Scenario::ThroughputDrop => "throughput-drop",
+            Scenario::Backpressure => "backpressure",
+            Scenario::Skew => "skew",
+            Scenario::JobFailed => "job-failed",
+            Scenario::RestartLoop => "restart-loop",
+            Scenario::CheckpointsStalled => "checkpoints-stalled",
+            Scenario::ControllerDown => "controller-down",
+        }
+    }
+
+    /// Parses a name (`_` accepted for `-`).
+    pub fn parse(s: &str) -> Option<Scenario> {
+        let t = s.trim().to_ascii_lowercase().replace('_', "-");
+        Scenario::ALL.into_iter().find(|sc| sc.name() == t)
+    }
+}
+
+impl fmt::Display for Scenario {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Scenario {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Scenario::parse(s).ok_or_else(|| {
+            let names: Vec<&str> = Scenario::ALL.iter().map(|s| s.name()).collect();
+            format!("unknown scenario {s:?} (one of {})", names.join(", "))
+        })
+    }
+}
+
+impl World {
+    /// Switches to `scenario` at `now`: undoes what the previous one did to its job, then
+    /// starts the new one. Returns whether the gRPC listener should be up.
+    pub fn switch_scenario(&mut self, scenario: Scenario, now: u64) -> bool {
+        self.heal(now);
+        self.scenario = scenario;
+        self.scenario_since_micros = now;
+        self.scenario_job = self.jobs.first().map(|j| j.id.clone());
+        self.scenario_base_run_id = self.jobs.first().map(|j| j.run_id).unwrap_or(0);
+        self.advance(now);
+        scenario != Scenario::ControllerDown
+    }
+
+    /// Undoes the active scenario's lasting changes.
+    fn heal(&mut self, now: u64) {
+        let old = self.scenario;
+        if old == Scenario::ControllerDown {
+            self.controller_restarted(now);
+        }
+        let victim = self.scenario_job.clone();
+        for job in &mut self.jobs {
+            job.effects.clear();
+            if Some(&job.id) != victim.as_ref() {
+                continue;
+            }
+            match old {
+                Scenario::JobFailed if job.state == "Failed" => {
+                    // The operator restarts it.
+                    restart_job(job, now);
+                }
+                Scenario::RestartLoop if job.state != "Running" => {
+                    job.state = "Running".to_string();
+                }
+                _ => {}
+            }
+            if let Some(c) = job.checkpoints.last_mut() {
+                if c.finish_time.is_none() {
+                    c.finish_time = Some(now);
+                }
+            }
+        }
+    }
+
+    /// Moves the world to `now` (no-op unless [`World::live`]).
+    pub fn advance(&mut self, now: u64) {
+        if !self.live {
+            return;
+        }
+        let scenario = self.scenario;
+        let since = self.scenario_since_micros;
+        let victim = self.scenario_job.clone();
+        let base_run = self.scenario_base_run_id;
+        let pipelines: Vec<(String, u64, Vec<(u32, u32)>)> = self
+            .pipelines
+            .iter()
+            .map(|p| (p.id.clone(), p.checkpoint_interval_micros.max(1_000_000), p.doc_nodes()))
+            .collect();
+        for job in &mut self.jobs {
+            let Some((_, interval, nodes)) = pipelines.iter().find(|p| p.0 == job.pipeline_id)
+            else {
+                continue;
+            };
+            let is_victim = Some(&job.id) == victim.as_ref();
+            let mut stalled = false;
+            job.effects.clear();
+            if is_victim {
+                match scenario {
+                    Scenario::ThroughputDrop => job.effects.push(Effect::ThroughputDrop {
+                        since_micros: since,
+                        factor: 0.1,
+                    }),
+                    Scenario::Backpressure => {
+                        if let Some(&(node_id, _)) = nodes.get(nodes.len().saturating_sub(1) / 2) {
+                            job.effects.push(Effect::Backpressure {
+                                node_id,
+                                since_micros: since,
+                                low: 0.8,
+                                high: 0.95,
+                            });
+                        }
+                    }
+                    Scenario::Skew => {
+                        let mid = nodes.len() / 2;
+                        let pick = nodes
+                            .iter()
+                            .skip(mid)
+                            .chain(nodes.iter().take(mid))
+                            .find(|(_, p)| *p >= 2)
+                            .or(nodes.get(mid));
+                        if let Some(&(node_id, _)) = pick {
+                            job.effects.push(Effect::Skew {
+                                node_id,
+                                subtask: 0,
+                                since_micros: since,
+                                factor: 10.0,
+                            });
+                        }
+                    }
+                    Scenario::JobFailed => {
+                        if job.state != "Failed" {
+                            job.state = "Failed".to_string();
+                            job.running_desired = true;
+                            job.finish_time = Some(since);
+                            job.failure_message = Some(
+                                "operator value_1 panicked: called `Result::unwrap()` on an `Err` value: \
+                                 DeserializeError(\"invalid JSON in field `price`\")"
+                                    .to_string(),
+                            );
+                            job.failure_domain = Some("user".to_string());
+                        }
+                    }
+                    Scenario::RestartLoop => {
+                        let elapsed = now.saturating_sub(since);
+                        let n = elapsed / RESTART_PERIOD_MICROS;
+                        let phase = elapsed % RESTART_PERIOD_MICROS;
+                        job.run_id = base_run + n + 1;
+                        if phase < RESTARTING_MICROS {
+                            job.state = "Restarting".to_string();
+                        } else {
+                            let start = since + n * RESTART_PERIOD_MICROS + RESTARTING_MICROS;
+                            job.state = "Running".to_string();
+                            if job.start_time != Some(start) {
+                                job.start_time = Some(start);
+                                if job.metrics == MetricsSource::Generated {
+                                    job.metrics_since_micros = Some(start);
+                                }
+                            }
+                        }
+                    }
+                    Scenario::CheckpointsStalled => stalled = true,
+                    Scenario::Steady | Scenario::ControllerDown => {}
+                }
+            }
+            if job.state == "Running" {
+                advance_checkpoints(job, *interval, now, stalled.then_some(since));
+            }
+        }
+    }
+}
+
+/// The operator (or Arroyo's recovery) restarts a job at `now`.
+fn restart_job(job: &mut SimJob, now: u64) {
+    job.state = "Running".to_string();
+    job.running_desired = true;
+    job.run_id += 1;
+    job.start_time = Some(now);
+    job.finish_time = None;
+    job.failure_message = None;
+    job.failure_domain = None;
+    if job.metrics == MetricsSource::Generated {
+        job.metrics_since_micros = Some(now);
+    }
+}
+
+/// Completes the checkpoints due by `now`; with `stall_since`, the first one due after
+/// that instant stays in progress.
+fn advance_checkpoints(job: &mut SimJob, interval: u64, now: u64, stall_since: Option<u64>) {
+    let start_floor = job.start_time.unwrap_or(now) + interval;
+    if let Some(last) = job.checkpoints.last_mut() {
+        if last.finish_time.is_none() {
+            if stall_since.is_some() {
+                return;
+            }
+            last.finish_time = Some(now.max(last.start_time));
+        }
+    }
+    loop {
+        let (epoch, next) = match job.checkpoints.last() {
+            Some(c) => (c.epoch + 1, (c.start_time + interval).max(start_floor)),
+            None => (1, start_floor),
+        };
+        if next > now {
+            break;
+        }
+        let duration = 250_000 + hash(&[job.seed, epoch]) % 120_000;
+        if let Some(s) = stall_since {
+            if next >= s {
+                job.checkpoints.push(SimCheckpoint {
+                    epoch,
+                    start_time: next,
+                    finish_time: None,
+                    checkpoint_type: "scheduled".to_string(),
+                });
+                break;
+            }
+        }
+        if next + duration > now {
+            break;
+        }
+        job.checkpoints.push(SimCheckpoint {
+            epoch,
+            start_time: next,
+            finish_time: Some(next + duration),
+            checkpoint_type: "scheduled".to_string(),
+        });
+        if job.checkpoints.len() > 4 * CHECKPOINTS_KEPT {
+            let cut = job.checkpoints.len() - CHECKPOINTS_KEPT;
+            job.checkpoints.drain(..cut);
+        }
+    }
+    if job.checkpoints.len() > CHECKPOINTS_KEPT {
+        let cut = job.checkpoints.len() - CHECKPOINTS_KEPT;
+        job.checkpoints.drain(..cut);
+    }
+}
+
+struct Template {
+    name: &'static str,
+    rate: f64,
+    interval_secs: u64,
+    team: &'static str,
+    nodes: &'static [(u32, &'static str, &'static str)],
+    query: &'static str,
+}
+
+const TEMPLATES: [Template; 4] = [
+    Template {
+        name: "nexmark_bids_per_auction",
+        rate: 200.0,
+        interval_secs: 10,
+        team: "auctions",
+        nodes: &[
+            (0, "nexmark", "Nexmark<200 eps>"),
+            (1, "chained_op", "nexmark -> watermark -> ArrowKey<_>"),
+            (4, "chained_op", "TumblingWindow<TumblingWindow> -> sink projection"),
+            (6, "blackhole", "Blackhole"),
+        ],
+        query: "INSERT INTO bids_per_auction SELECT auction, window.end, count(*), max(price) \
+                FROM (SELECT bid.auction as auction, bid.price as price, \
+                tumble(INTERVAL '5' second) as window FROM nexmark WHERE bid is not null) \
+                GROUP BY 1, 2;",
+    },
+    Template {
+        name: "orders_enrichment",
+        rate: 5000.0,
+        interval_secs: 10,
+        team: "checkout",
+        nodes: &[
+            (0, "kafka_source", "KafkaSource<orders>"),
+            (2, "chained_op", "value_projection -> watermark"),
+            (3, "chained_op", "LookupJoin<customers> -> ArrowKey<_>"),
+            (5, "kafka_sink", "KafkaSink<orders_enriched>"),
+        ],
+        query: "INSERT INTO orders_enriched SELECT o.*, c.segment FROM orders o \
+                LEFT JOIN customers c ON o.customer_id = c.id;",
+    },
+    Template {
+        name: "clickstream_sessions",
+        rate: 1500.0,
+        interval_secs: 30,
+        team: "growth",
+        nodes: &[
+            (0, "kafka_source", "KafkaSource<clicks>"),
+            (1, "chained_op", "watermark -> ArrowKey<_>"),
+            (3, "chained_op", "SessionWindow<SessionWindow> -> sink projection"),
+            (4, "filesystem_sink", "FileSystemSink<parquet>"),
+        ],
+        query: "INSERT INTO sessions SELECT user_id, session(INTERVAL '30' second) as window, \
+                count(*) FROM clicks GROUP BY 1, 2;",
+    },
+    Template {
+        name: "sensor_anomalies",
+        rate: 800.0,
+        interval_secs: 10,
+        team: "iot",
+        nodes: &[
+            (0, "impulse", "Impulse<800 eps>"),
+            (2, "chained_op", "value_projection -> filter"),
+            (7, "webhook_sink", "WebhookSink<alerts>"),
+        ],
+        query: "INSERT INTO alerts SELECT device, reading FROM sensors WHERE reading > 100;",
+    },
+];
+
+/// A nanoid-like id: `prefix` + 10 alphanumerics, deterministic per `seed`.
+pub fn sim_id(prefix: &str, seed: u64) -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut rng = Rng::new(seed);
+    let mut s = String::with_capacity(prefix.len() + 10);
+    s.push_str(prefix);
+    for _ in 0..10 {
+        s.push(ALPHABET[rng.below(ALPHABET.len())] as char);
+    }
+    s
+}
+
+/// A demo world: `pipelines` pipelines (cycling through a few realistic graphs), every
+/// node with `parallelism` subtasks, each with one Running job started 15 minutes before
+/// `now` (so series hold full windows), generated metrics, and the autopilot on in the
+/// steady scenario.
+pub fn demo_world(release: Release, pipelines: usize, parallelism: u32, seed: u64, now: u64) -> World {
+    let mut world = World::new(release);
+    let parallelism = parallelism.max(1);
+    for i in 0..pipelines {
+        let t = &TEMPLATES[i % TEMPLATES.len()];
+        let round = i / TEMPLATES.len();
+        let name = if round == 0 {
+            t.name.to_string()
+        } else {
+            format!("{}_{}", t.name, round + 1)
+        };
+        let pid = sim_id("pl_", hash(&[seed, i as u64, 1]));
+        let jid = sim_id("job_", hash(&[seed, i as u64, 2]));
+        let start = now.saturating_sub(15 * 60 * 1_000_000 + (i as u64) * 7_777_777);
+        let created = (start.saturating_sub(1_000_000)) / 1_000_000 * 1_000_000;
+        let mut tags = BTreeMap::new();
+        tags.insert("team".to_string(), t.team.to_string());
+        tags.insert("env".to_string(), "demo".to_string());
+        let nodes: Vec<SimNode> = t
+            .nodes
+            .iter()
+            .map(|(id, op, desc)| SimNode::new(*id, *op, *desc, parallelism))
+            .collect();
+        let tasks = nodes.iter().map(|n| n.parallelism as u64).sum();
+        world.pipelines.push(SimPipeline {
+            id: pid.clone(),
+            name,
+            query: t.query.to_string(),
+            checkpoint_interval_micros: t.interval_secs * 1_000_000,
+            created_at: created,
+            nodes,
+            tags,
+        });
+        let mut job = SimJob::running(jid, pid, start);
+        job.created_at = created;
+        job.tasks = Some(tasks);
+        job.seed = hash(&[seed, i as u64, 3]);
+        job.source_rate = t.rate * (1.0 + round as f64 * 0.5);
+        world.jobs.push(job);
+    }
+    world.live = true;
+    world.scenario = Scenario::Steady;
+    world.scenario_since_micros = now;
+    world.scenario_job = world.jobs.first().map(|j| j.id.clone());
+    world.scenario_base_run_id = world.jobs.first().map(|j| j.run_id).unwrap_or(0);
+    world.advance(now);
+    world
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: u64 = 1_795_608_672_000_000;
+
+    #[test]
+    fn names_roundtrip() {
+        for s in Scenario::ALL {
+            assert_eq!(Scenario::parse(s.name()), Some(s));
+        }
+        assert_eq!(Scenario::parse("job_failed"), Some(Scenario::JobFailed));
+        assert!("nope".parse::<Scenario>().is_err());
+    }
+
+    #[test]
+    fn demo_world_checkpoints_advance() {
+        let mut w = demo_world(Release::Main, 5, 2, 1, NOW);
+        assert_eq!(w.pipelines.len(), 5);
+        assert_eq!(w.jobs.len(), 5);
+        assert_eq!(w.pipelines[4].name, "nexmark_bids_per_auction_2");
+        let ids: std::collections::HashSet<_> = w.jobs.iter().map(|j| j.id.clone()).collect();
+        assert_eq!(ids.len(), 5);
+        assert!(w.jobs[0].id.starts_with("job_") && w.jobs[0].id.len() == 14);
+        let job = &w.jobs[0];
+        assert_eq!(job.checkpoints.len(), CHECKPOINTS_KEPT);
+        let last = job.checkpoints.last().unwrap().clone();
+        assert!(last.finish_time.unwrap() <= NOW);
+        assert!(NOW - last.start_time < 11_000_000);
+        w.advance(NOW + 30_000_000);
+        let newer = w.jobs[0].checkpoints.last().unwrap();
+        assert_eq!(newer.epoch, last.epoch + 3);
+    }
+
+    #[test]
+    fn failure_and_restart_scenarios() {
+        let mut w = demo_world(Release::Main, 2, 1, 1, NOW);
+        let id = w.jobs[0].id.clone();
+        w.switch_scenario(Scenario::JobFailed, NOW);
+        let j = w.job(&id).unwrap();
+        assert_eq!(j.state, "Failed");
+        assert!(j.running_desired);
+        assert_eq!(j.failure_domain.as_deref(), Some("user"));
+        assert_eq!(w.jobs[1].state, "Running");
+        // Frozen metrics: the doc still exists.
+        assert!(w.controller_doc(&id, NOW + 60_000_000).is_some());
+        w.switch_scenario(Scenario::RestartLoop, NOW + 1_000_000);
+        let base = w.job(&id).unwrap().run_id;
+        assert_eq!(w.job(&id).unwrap().state, "Restarting");
+        w.advance(NOW + 1_000_000 + 5_000_000);
+        assert_eq!(w.job(&id).unwrap().state, "Running");
+        assert_eq!(w.job(&id).unwrap().run_id, base);
+        w.advance(NOW + 1_000_000 + 45_000_000);
+        assert_eq!(w.job(&id).unwrap().run_id, base + 2);
+        assert!(!w.switch_scenario(Scenario::ControllerDown, NOW + 50_000_000));
+        assert!(w.switch_scenario(Scenario::Steady, NOW + 60_000_000));
+        assert_eq!(w.job(&id).unwrap().state, "Running");
+    }
+
+    #[test]
+    fn checkpoints_stall() {
+        let mut w = demo_world(Release::V0_15, 1, 1, 9, NOW);
+        w.switch_scenario(Scenario::CheckpointsStalled, NOW);
+        let before = w.jobs[0].checkpoints.iter().filter(|c| c.finish_time.is_some()).count();
+        let last_done = w.jobs[0].checkpoints.iter().rev().find(|c| c.finish_time.is_some()).unwrap().epoch;
+        w.advance(NOW + 60_000_000);
+        let j = &w.jobs[0];
+        let in_progress: Vec<_> = j.checkpoints.iter().filter(|c| c.finish_time.is_none()).collect();
+        assert_eq!(in_progress.len(), 1);
+        assert_eq!(in_progress[0].epoch, last_done + 1);
+        assert!(j.checkpoints.iter().filter(|c| c.finish_time.is_some()).count() <= before);
+        w.switch_scenario(Scenario::Steady, NOW + 61_000_000);
+        w.advance(NOW + 90_000_000);
+        assert!(w.jobs[0].checkpoints.iter().all(|c| c.finish_time.is_some()));
+        assert!(w.jobs[0].checkpoints.last().unwrap().epoch > last_done + 1);
+    }
+}
