@@ -1,0 +1,189 @@
+//! The real binary, as a user runs it: configuration errors stop start-up with a message
+//! naming the key and its source; a good configuration serves until SIGTERM.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use arroyo_exporter::sim::{FakeArroyo, Release, SimJob, SimNode, SimPipeline};
+use common::prometheus::{free_port, ureq_get};
+
+const BIN: &str = env!("CARGO_BIN_EXE_arroyo-exporter");
+
+/// Runs the binary with `args` and `env`, expecting it to fail at start-up.
+fn start_fails(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
+    let out = Command::new(BIN)
+        .args(args)
+        .envs(env.iter().copied())
+        .env("ARROYO_EXPORTER__WEB__LISTEN_ADDRESS", "127.0.0.1:0")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    (out.status.code().unwrap_or(-1), stderr)
+}
+
+#[test]
+fn bad_values_name_the_key_and_the_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.toml");
+    std::fs::write(&file, "[scrape]\ntimeout = \"forever\"\n").unwrap();
+    let file_arg = file.to_str().unwrap();
+    let typo = dir.path().join("typo.toml");
+    std::fs::write(&typo, "[controller]\nendpoitn = \"http://x:1\"\n").unwrap();
+    let typo_arg = typo.to_str().unwrap();
+
+    let cases: Vec<(Vec<&str>, Vec<(&str, &str)>, Vec<&str>)> = vec![
+        (vec!["--config", file_arg], vec![], vec!["scrape.timeout", "bad.toml"]),
+        (vec!["--config", typo_arg], vec![], vec!["endpoitn", "typo.toml"]),
+        (vec!["--config", "/nonexistent/x.toml"], vec![], vec!["/nonexistent/x.toml"]),
+        (
+            vec![],
+            vec![("ARROYO_EXPORTER__SCRAPE__CONCURRENCY", "many")],
+            vec!["ARROYO_EXPORTER__SCRAPE__CONCURRENCY", "environment variable"],
+        ),
+        (
+            vec![],
+            vec![("ARROYO_EXPORTER__SCRAPE__CONCURRENCY", "0")],
+            vec!["scrape.concurrency", "ARROYO_EXPORTER__SCRAPE__CONCURRENCY"],
+        ),
+        (
+            vec!["--controller.endpoint", "ftp://host"],
+            vec![],
+            vec!["controller.endpoint", "--controller.endpoint"],
+        ),
+        (
+            vec!["--controller.service", "newest"],
+            vec![],
+            vec!["--controller.service", "job-controller"],
+        ),
+        (
+            vec!["--log.format", "xml"],
+            vec![],
+            vec!["--log.format"],
+        ),
+        (
+            vec!["--web.telemetry-path", "metrics"],
+            vec![],
+            vec!["web.telemetry-path", "--web.telemetry-path"],
+        ),
+        (
+            vec!["--scrape.metrics-source", "carrier-pigeon"],
+            vec![],
+            vec!["--scrape.metrics-source"],
+        ),
+    ];
+    for (args, env, needles) in cases {
+        let (code, stderr) = start_fails(&args, &env);
+        assert_eq!(code, 2, "{args:?} {env:?}: {stderr}");
+        for n in needles {
+            assert!(stderr.contains(n), "{args:?} {env:?}: `{n}` missing in: {stderr}");
+        }
+    }
+    // A flag wins over the environment, which wins over the file.
+    let layered = dir.path().join("layered.toml");
+    std::fs::write(&layered, "[web]\ntelemetry-path = \"bad-from-file\"\n").unwrap();
+    let (_, stderr) = start_fails(
+        &["--config", layered.to_str().unwrap()],
+        &[("ARROYO_EXPORTER__WEB__TELEMETRY_PATH", "bad-from-env")],
+    );
+    assert!(stderr.contains("ARROYO_EXPORTER__WEB__TELEMETRY_PATH"), "{stderr}");
+}
+
+#[test]
+fn shipped_config_file_loads() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/config/arroyo-exporter.toml");
+    let flags = arroyo_exporter::config::Flags {
+        config: Some(path.into()),
+        ..Default::default()
+    };
+    let cfg = arroyo_exporter::config::load(&flags).expect("shipped config loads");
+    assert_eq!(cfg, arroyo_exporter::config::Config::default(), "the shipped file documents the defaults");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_serves_metrics_and_stops_on_sigterm() {
+    let arroyo = FakeArroyo::start(Release::Main).await.unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as u64;
+    arroyo.state().set_fixed_now(Some(now));
+    arroyo.state().add_pipeline(SimPipeline::new(
+        "pl_Cli0000001",
+        "cli pipeline",
+        vec![SimNode::new(0, "nexmark", "Nexmark<200 eps>", 2)],
+    ));
+    arroyo
+        .state()
+        .add_job(SimJob::running("job_Cli0000001", "pl_Cli0000001", now - 30_000_000));
+
+    let token_file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(token_file.path(), "unused-secret-token\n").unwrap();
+    let port = free_port();
+    let mut child = Command::new(BIN)
+        .args([
+            "--web.listen-address",
+            &format!("127.0.0.1:{port}"),
+            "--controller.endpoint",
+            &arroyo.rpc_url(),
+            "--api.endpoint",
+            &arroyo.api_url(),
+            "--api.token-file",
+            token_file.path().to_str().unwrap(),
+            "--log.format",
+            "json",
+        ])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    loop {
+        if let Ok((200, _)) = ureq_get(&format!("{base}/-/ready")) {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "exporter not ready");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let body = tokio::task::spawn_blocking(move || ureq_get(&format!("{base}/metrics")))
+        .await
+        .unwrap()
+        .unwrap()
+        .1;
+    let samples = common::parse_exposition(&body);
+    let n = samples
+        .iter()
+        .filter(|s| {
+            s.name == "arroyo_subtask_sent_messages_per_second"
+                && s.labels.get("pipeline_name").map(String::as_str) == Some("cli pipeline")
+        })
+        .count();
+    assert_eq!(n, 2, "{body}");
+
+    // SIGTERM: graceful shutdown, exit code 0.
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "exporter did not stop on SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status:?}");
+    let stderr: Vec<String> = BufReader::new(child.stderr.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .collect();
+    let all = stderr.join("\n");
+    assert!(all.contains("arroyo-exporter listening"), "{all}");
+    assert!(all.contains("shutting down"), "{all}");
+    for line in &stderr {
+        serde_json::from_str::<serde_json::Value>(line)
+            .unwrap_or_else(|e| panic!("--log.format json wrote a non-JSON line {line:?}: {e}"));
+    }
+    assert!(!all.contains("unused-secret-token"), "the token leaked into the log");
+}
