@@ -196,7 +196,8 @@ impl Value {
 
 /// Writes metric families in one format into a byte buffer.
 ///
-/// Call [`Writer::family`], then its samples, for each family; then [`Writer::finish`].
+/// Call [`Writer::family`], then its samples, for each family; then [`Writer::finish`]
+/// (without it an OpenMetrics body lacks its closing `# EOF`).
 /// A family that gets no sample is removed again, so callers may open families freely.
 /// Metric, unit and label names must be valid legacy names (`[a-zA-Z_:][a-zA-Z0-9_:]*`,
 /// labels without `:`), which debug builds assert; label values and help are any text.
@@ -236,7 +237,8 @@ impl<'a> Writer<'a> {
     /// Starts a family. `name` is the OpenMetrics family name: without `_total` for a
     /// counter and without `_info` for an info. `unit`, when given, must be the last
     /// `_`-separated part of `name` (OpenMetrics requires it); it is written only in
-    /// OpenMetrics, which allows no unit on info and stateset families.
+    /// OpenMetrics, which allows no unit on info and stateset families. `help` may be any
+    /// text (it is escaped) but should not be empty: `promtool check metrics` flags that.
     pub fn family(&mut self, name: &str, help: &str, kind: MetricType, unit: Option<&str>) {
         debug_assert!(is_metric_name(name), "bad metric name {name:?}");
         debug_assert!(
