@@ -236,15 +236,36 @@ pub struct ScrapeConfig {
     pub max_sample_age: Duration,
     /// Write per-subtask series (false: operator level only).
     pub subtask_series: bool,
+    /// Only jobs whose pipeline name matches this regular expression (all when unset).
+    pub include_pipelines: Option<String>,
+    /// Leave out jobs whose pipeline name matches this regular expression.
+    pub exclude_pipelines: Option<String>,
+    /// Only jobs in these states (all when empty).
+    pub include_states: Vec<String>,
+    /// Leave out jobs in these states.
+    pub exclude_states: Vec<String>,
 }
 
-/// Which collectors run.
+/// Which collectors run, and their settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 pub struct CollectorsConfig {
     /// Per-subtask and per-operator rates from `JobMetrics`.
     pub job_metrics: bool,
+    /// Job state, run id, start time, tasks and failures from the API.
+    pub jobs: bool,
+    /// Pipeline and operator info, parallelism, checkpoint interval from the API.
+    pub topology: bool,
+    /// Newest checkpoint and checkpoint in progress, per running job, from the API.
+    pub checkpoints: bool,
+    /// Checkpoint calls made per scrape at most; other jobs reuse their last answer.
+    pub checkpoint_calls_per_scrape: usize,
+    /// Pipeline tags (Arroyo main) copied as `tag_<name>` labels onto `arroyo_pipeline_info`.
+    pub pipeline_tags: Vec<String>,
 }
+
+/// Collector names, as used by `--collector.<name>` and the `collector` label.
+pub const COLLECTORS: [&str; 4] = ["job-metrics", "jobs", "topology", "checkpoints"];
 
 impl Default for Config {
     fn default() -> Self {
@@ -286,8 +307,19 @@ impl Default for Config {
                 jobs: Vec::new(),
                 max_sample_age: Duration::from_secs(30),
                 subtask_series: true,
+                include_pipelines: None,
+                exclude_pipelines: None,
+                include_states: Vec::new(),
+                exclude_states: Vec::new(),
             },
-            collectors: CollectorsConfig { job_metrics: true },
+            collectors: CollectorsConfig {
+                job_metrics: true,
+                jobs: true,
+                topology: true,
+                checkpoints: true,
+                checkpoint_calls_per_scrape: 20,
+                pipeline_tags: Vec::new(),
+            },
         }
     }
 }
@@ -355,6 +387,33 @@ pub struct Flags {
     /// Log format: text or json [default: text].
     #[arg(long = "log.format", value_name = "FORMAT")]
     pub log_format: Option<String>,
+    /// Write per-subtask series (false: operator level only) [default: true].
+    #[arg(long = "scrape.subtask-series", value_name = "BOOL")]
+    pub subtask_series: Option<bool>,
+    /// Enable the job-metrics collector (subtask and operator rates).
+    #[arg(long = "collector.job-metrics")]
+    pub job_metrics: bool,
+    /// Disable the job-metrics collector.
+    #[arg(long = "no-collector.job-metrics")]
+    pub no_job_metrics: bool,
+    /// Enable the jobs collector (state, run id, start time, failures).
+    #[arg(long = "collector.jobs")]
+    pub jobs: bool,
+    /// Disable the jobs collector.
+    #[arg(long = "no-collector.jobs")]
+    pub no_jobs: bool,
+    /// Enable the topology collector (pipeline and operator info, parallelism).
+    #[arg(long = "collector.topology")]
+    pub topology: bool,
+    /// Disable the topology collector.
+    #[arg(long = "no-collector.topology")]
+    pub no_topology: bool,
+    /// Enable the checkpoints collector.
+    #[arg(long = "collector.checkpoints")]
+    pub checkpoints: bool,
+    /// Disable the checkpoints collector.
+    #[arg(long = "no-collector.checkpoints")]
+    pub no_checkpoints: bool,
 }
 
 impl Flags {
@@ -374,9 +433,27 @@ impl Flags {
             ("log.level", &self.log_level),
             ("log.format", &self.log_format),
         ];
-        all.iter()
+        let mut out: Vec<(&'static str, String)> = all
+            .iter()
             .filter_map(|(k, v)| v.as_ref().map(|v| (*k, v.clone())))
-            .collect()
+            .collect();
+        if let Some(b) = self.subtask_series {
+            out.push(("scrape.subtask-series", b.to_string()));
+        }
+        let toggles: [(&'static str, bool, bool); 4] = [
+            ("collectors.job-metrics", self.job_metrics, self.no_job_metrics),
+            ("collectors.jobs", self.jobs, self.no_jobs),
+            ("collectors.topology", self.topology, self.no_topology),
+            ("collectors.checkpoints", self.checkpoints, self.no_checkpoints),
+        ];
+        for (key, on, off) in toggles {
+            if off {
+                out.push((key, "false".into()));
+            } else if on {
+                out.push((key, "true".into()));
+            }
+        }
+        out
     }
 }
 
@@ -387,7 +464,10 @@ struct FlagsProvider(Vec<(&'static str, String)>);
 fn flag_for_key(key: &str) -> String {
     match key {
         "web.config-file" => "--web.config.file".to_string(),
-        other => format!("--{other}"),
+        other => match other.strip_prefix("collectors.") {
+            Some(name) => format!("--[no-]collector.{name}"),
+            None => format!("--{other}"),
+        },
     }
 }
 
@@ -408,7 +488,12 @@ impl Provider for FlagsProvider {
                 .entry(section.to_string())
                 .or_insert_with(|| Value::from(Dict::new()));
             if let Value::Dict(_, dict) = entry {
-                dict.insert(leaf.to_string(), Value::from(value.clone()));
+                let v = match value.as_str() {
+                    "true" => Value::from(true),
+                    "false" => Value::from(false),
+                    other => Value::from(other.to_string()),
+                };
+                dict.insert(leaf.to_string(), v);
             }
         }
         Ok(Profile::Default.collect(root))
@@ -603,6 +688,30 @@ fn validate(c: &Config, fig: &Figment) -> Result<(), ConfigError> {
             "scrape.metrics-source",
             "`rest` needs api.endpoint",
         ));
+    }
+    for key in ["scrape.include-pipelines", "scrape.exclude-pipelines"] {
+        let value = if key.ends_with("include-pipelines") {
+            &c.scrape.include_pipelines
+        } else {
+            &c.scrape.exclude_pipelines
+        };
+        if let Some(re) = value {
+            if let Err(e) = regex::Regex::new(re) {
+                return Err(invalid(fig, key, format!("not a valid regular expression: {e}")));
+            }
+        }
+    }
+    if c.collectors.checkpoint_calls_per_scrape == 0 {
+        return Err(invalid(
+            fig,
+            "collectors.checkpoint-calls-per-scrape",
+            "must be at least 1",
+        ));
+    }
+    for tag in &c.collectors.pipeline_tags {
+        if tag.is_empty() {
+            return Err(invalid(fig, "collectors.pipeline-tags", "a tag name is empty"));
+        }
     }
     let mut seen = BTreeMap::new();
     for job in &c.scrape.jobs {

@@ -21,7 +21,10 @@
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use crate::model::{JobMetrics, JobSnapshot, MetricKind, MetricsOutcome, Snapshot, SubtaskSample};
+use crate::model::{
+    CheckpointSummary, Job, JobMetrics, JobSnapshot, MetricKind, MetricsOutcome, Operator, Pipeline,
+    Snapshot, SubtaskSample, JOB_STATES,
+};
 
 /// An exposition format we can write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -712,6 +715,9 @@ pub fn render(snapshot: &Snapshot, format: Format, out: &mut Vec<u8>) {
         w.sample(&v.labels(), success);
     }
 
+    render_job_families(&mut w, snapshot, &views);
+    render_topology(&mut w, snapshot, &views);
+
     let mut collectors: Vec<_> = snapshot.collectors.iter().collect();
     collectors.sort_by_key(|c| c.name);
     collectors.dedup_by_key(|c| c.name);
@@ -854,6 +860,233 @@ pub fn render(snapshot: &Snapshot, format: Format, out: &mut Vec<u8>) {
     }
 
     w.finish();
+}
+
+/// Whether a job came from the API (and so has a state and the job families).
+fn api_known(v: &JobView<'_>) -> bool {
+    !v.job.job.state.is_empty()
+}
+
+/// The job families: state (a StateSet), desired running, run id, start time, tasks,
+/// failure info, and the checkpoint summary.
+fn render_job_families(w: &mut Writer<'_>, snapshot: &Snapshot, views: &[JobView<'_>]) {
+    if snapshot.job_families {
+        w.family(
+            "arroyo_job_state",
+            "Arroyo job state: 1 for the current state, 0 for the others.",
+            MetricType::StateSet,
+            None,
+        );
+        for v in views.iter().filter(|v| api_known(v)) {
+            let current = v.job.job.state.as_str();
+            let known = JOB_STATES.contains(&current);
+            let states = JOB_STATES
+                .iter()
+                .map(|s| (*s, *s == current))
+                .chain((!known).then_some((current, true)));
+            w.state_set(&v.labels(), states);
+        }
+
+        let gauges: [(&str, &str, Option<&str>, fn(&Job) -> Option<f64>); 4] = [
+            (
+                "arroyo_job_running_desired",
+                "1 when the user wants the Arroyo job running, else 0.",
+                None,
+                |j| Some(if j.running_desired { 1.0 } else { 0.0 }),
+            ),
+            (
+                "arroyo_job_run_id",
+                "Arroyo's run id of the job; it grows by one at each restart, so changes() counts restarts.",
+                None,
+                |j| Some(j.run_id as f64),
+            ),
+            (
+                "arroyo_job_start_time_seconds",
+                "When the job's current run started, in seconds since the Unix epoch.",
+                Some("seconds"),
+                |j| j.start_time_micros.map(|t| t as f64 / 1e6),
+            ),
+            (
+                "arroyo_job_tasks",
+                "Number of tasks of the job.",
+                None,
+                |j| j.tasks.map(|t| t as f64),
+            ),
+        ];
+        for (name, help, unit, get) in gauges {
+            w.family(name, help, MetricType::Gauge, unit);
+            for v in views.iter().filter(|v| api_known(v)) {
+                if let Some(x) = get(&v.job.job) {
+                    w.sample(&v.labels(), x);
+                }
+            }
+        }
+
+        w.family(
+            "arroyo_job_failure",
+            "Present (value 1) only while the job is Failed or Failing; domain is Arroyo's failure domain (the message is logged, not labelled).",
+            MetricType::Info,
+            None,
+        );
+        for v in views.iter().filter(|v| api_known(v)) {
+            let j = &v.job.job;
+            if matches!(j.state.as_str(), "Failed" | "Failing") {
+                let [a, b, c] = v.labels();
+                let domain = j.failure_domain.as_deref().unwrap_or("unknown");
+                w.info(&[a, b, c, ("domain", domain)]);
+            }
+        }
+    }
+
+    let checkpoint_families: [(&str, &str, Option<&str>, fn(&CheckpointSummary) -> Option<f64>); 4] = [
+        (
+            "arroyo_job_last_checkpoint_epoch",
+            "Epoch of the job's newest completed checkpoint.",
+            None,
+            |c| c.last_epoch.map(|e| e as f64),
+        ),
+        (
+            "arroyo_job_last_checkpoint_completed_timestamp_seconds",
+            "When the job's newest completed checkpoint finished, in seconds since the Unix epoch.",
+            Some("seconds"),
+            |c| c.last_completed_seconds,
+        ),
+        (
+            "arroyo_job_last_checkpoint_duration_seconds",
+            "How long the job's newest completed checkpoint took, in seconds.",
+            Some("seconds"),
+            |c| c.last_duration_seconds,
+        ),
+        (
+            "arroyo_job_checkpoint_in_progress_seconds",
+            "Age of the job's checkpoint in progress, in seconds; 0 when none is running.",
+            Some("seconds"),
+            |c| Some(c.in_progress_seconds),
+        ),
+    ];
+    for (name, help, unit, get) in checkpoint_families {
+        w.family(name, help, MetricType::Gauge, unit);
+        for v in views {
+            if let Some(x) = snapshot.checkpoints.get(&v.job.job.id).and_then(get) {
+                w.sample(&v.labels(), x);
+            }
+        }
+    }
+}
+
+/// Turns a pipeline tag name into a label name: `tag_` + the name with every character
+/// that a label name cannot hold replaced by `_`.
+pub fn tag_label(tag: &str) -> String {
+    let mut out = String::with_capacity(4 + tag.len());
+    out.push_str("tag_");
+    for c in tag.chars() {
+        out.push(if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' });
+    }
+    out
+}
+
+/// Pipeline and operator topology: info series, parallelism, checkpoint interval.
+fn render_topology(w: &mut Writer<'_>, snapshot: &Snapshot, views: &[JobView<'_>]) {
+    if !snapshot.topology {
+        return;
+    }
+    let mut pipelines: Vec<&Pipeline> = views
+        .iter()
+        .filter_map(|v| v.job.pipeline.as_deref())
+        .filter(|p| !p.id.is_empty())
+        .collect();
+    pipelines.sort_by(|a, b| a.id.cmp(&b.id));
+    pipelines.dedup_by(|a, b| a.id == b.id);
+
+    let mut tags: Vec<(String, &str)> = snapshot
+        .pipeline_tags
+        .iter()
+        .map(|t| (tag_label(t), t.as_str()))
+        .collect();
+    tags.sort();
+    tags.dedup_by(|a, b| a.0 == b.0);
+    w.family(
+        "arroyo_pipeline",
+        "Arroyo pipeline; allow-listed pipeline tags are labels prefixed with tag_. Always 1.",
+        MetricType::Info,
+        None,
+    );
+    for p in &pipelines {
+        let mut labels: Vec<(&str, &str)> =
+            vec![("pipeline_id", p.id.as_str()), ("pipeline_name", p.name.as_str())];
+        for (label, tag) in &tags {
+            if let Some(value) = p.tags.get(*tag) {
+                labels.push((label.as_str(), value.as_str()));
+            }
+        }
+        w.info(&labels);
+    }
+    w.family(
+        "arroyo_pipeline_checkpoint_interval_seconds",
+        "Checkpoint interval configured for the pipeline, in seconds.",
+        MetricType::Gauge,
+        Some("seconds"),
+    );
+    for p in &pipelines {
+        if let Some(micros) = p.checkpoint_interval_micros {
+            w.sample(
+                &[("pipeline_id", p.id.as_str()), ("pipeline_name", p.name.as_str())],
+                micros as f64 / 1e6,
+            );
+        }
+    }
+
+    let api_views: Vec<&JobView<'_>> = views.iter().filter(|v| api_known(v)).collect();
+    w.family(
+        "arroyo_operator",
+        "Operator of an Arroyo job's graph: operator is its kind, description the full text Arroyo's UI shows. Always 1.",
+        MetricType::Info,
+        None,
+    );
+    for v in &api_views {
+        let Some(p) = v.job.pipeline.as_deref() else { continue };
+        let [a, b, c] = v.labels();
+        for op in sorted_operators(p) {
+            w.info(&[
+                a,
+                b,
+                c,
+                ("node_id", op.node_id.as_str()),
+                ("operator_name", v.operator_name(&op.node_id)),
+                ("operator", op.operator.as_str()),
+                ("description", op.description.as_str()),
+            ]);
+        }
+    }
+    w.family(
+        "arroyo_operator_parallelism",
+        "Number of subtasks of the operator.",
+        MetricType::Gauge,
+        None,
+    );
+    for v in &api_views {
+        let Some(p) = v.job.pipeline.as_deref() else { continue };
+        let [a, b, c] = v.labels();
+        for op in sorted_operators(p) {
+            w.sample(
+                &[
+                    a,
+                    b,
+                    c,
+                    ("node_id", op.node_id.as_str()),
+                    ("operator_name", v.operator_name(&op.node_id)),
+                ],
+                u64::from(op.parallelism),
+            );
+        }
+    }
+}
+
+/// A pipeline's operators, numeric node ids in numeric order.
+fn sorted_operators(p: &Pipeline) -> Vec<&Operator> {
+    let mut ops: Vec<&Operator> = p.operators.values().collect();
+    ops.sort_by(|a, b| NodeKey::of(&a.node_id).cmp(&NodeKey::of(&b.node_id)));
+    ops
 }
 
 #[cfg(test)]

@@ -13,3 +13,4 @@ pub mod scrape;
 pub mod selfmetrics;
 pub mod server;
 pub mod sim;
+pub mod webconfig;

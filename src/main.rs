@@ -8,6 +8,7 @@ use clap::Parser;
 use arroyo_exporter::config::{self, Flags, LogFormat};
 use arroyo_exporter::scrape::Scraper;
 use arroyo_exporter::server;
+use arroyo_exporter::webconfig::WebSecurity;
 
 fn init_logging(cfg: &config::LogConfig) {
     let filter = tracing_subscriber::EnvFilter::new(format!(
@@ -32,7 +33,22 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // The web configuration file is read before anything starts: a bad one stops start-up
+    // like any other configuration error.
+    let web = match &cfg.web.config_file {
+        Some(path) => match WebSecurity::load(path) {
+            Ok(w) => w,
+            Err(e) => {
+                eprintln!("arroyo-exporter: invalid configuration (web.config-file): {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => WebSecurity::default(),
+    };
     init_logging(&cfg.log);
+    for note in web.notes() {
+        tracing::warn!(note = %note, "web configuration file");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("arroyo-exporter")
@@ -44,10 +60,10 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(run(cfg))
+    runtime.block_on(run(cfg, web))
 }
 
-async fn run(cfg: config::Config) -> ExitCode {
+async fn run(cfg: config::Config, web: WebSecurity) -> ExitCode {
     let cfg = Arc::new(cfg);
     let scraper = match Scraper::new(Arc::clone(&cfg)) {
         Ok(s) => Arc::new(s),
@@ -77,9 +93,11 @@ async fn run(cfg: config::Config) -> ExitCode {
         controller = %server::redact_url(&cfg.controller.endpoint),
         api = %cfg.api.endpoint.as_ref().map(server::redact_url).unwrap_or_else(|| "none".into()),
         metrics_source = ?cfg.scrape.metrics_source,
+        tls = %web.tls_summary(),
+        basic_auth_users = web.basic_auth_users(),
         "arroyo-exporter listening"
     );
-    match server::serve(listener, scraper, server::shutdown_signal()).await {
+    match server::serve_with(listener, scraper, Arc::new(web), server::shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "server failed");

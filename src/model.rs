@@ -275,9 +275,77 @@ pub struct Snapshot {
     pub collectors: Vec<CollectorStatus>,
     /// Whether per-subtask series are written (operator-level only when false).
     pub subtask_series: bool,
+    /// Whether the job families (state, run id, ...) are written for API-known jobs.
+    pub job_families: bool,
+    /// Whether the pipeline and operator topology families are written.
+    pub topology: bool,
+    /// Pipeline tags allow-listed as labels of `arroyo_pipeline_info`.
+    pub pipeline_tags: Vec<String>,
+    /// Checkpoint summaries by job id (jobs the checkpoints collector covered).
+    pub checkpoints: BTreeMap<String, CheckpointSummary>,
     /// The exporter's own series.
     pub exporter: ExporterStats,
 }
+
+/// What the exporter reports about a job's checkpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct CheckpointSummary {
+    /// Epoch of the newest completed checkpoint.
+    pub last_epoch: Option<u64>,
+    /// When it completed, seconds since the epoch.
+    pub last_completed_seconds: Option<f64>,
+    /// How long it took, in seconds.
+    pub last_duration_seconds: Option<f64>,
+    /// Age of a checkpoint in progress, in seconds (0 when none).
+    pub in_progress_seconds: f64,
+}
+
+impl CheckpointSummary {
+    /// Summarises `checkpoints` as of `now_micros`.
+    pub fn from_checkpoints(checkpoints: &[Checkpoint], now_micros: u64) -> CheckpointSummary {
+        let last = checkpoints
+            .iter()
+            .filter(|c| c.finish_time_micros.is_some())
+            .max_by_key(|c| c.epoch);
+        let in_progress = checkpoints
+            .iter()
+            .filter(|c| c.finish_time_micros.is_none())
+            .filter(|c| last.is_none_or(|l| c.epoch > l.epoch))
+            .map(|c| c.start_time_micros)
+            .min();
+        CheckpointSummary {
+            last_epoch: last.map(|c| c.epoch),
+            last_completed_seconds: last
+                .and_then(|c| c.finish_time_micros)
+                .map(|t| t as f64 / 1e6),
+            last_duration_seconds: last.and_then(|c| {
+                c.finish_time_micros
+                    .map(|f| f.saturating_sub(c.start_time_micros) as f64 / 1e6)
+            }),
+            in_progress_seconds: in_progress
+                .map(|start| now_micros.saturating_sub(start) as f64 / 1e6)
+                .unwrap_or(0.0),
+        }
+    }
+}
+
+/// Every job state name Arroyo has (COMPAT.md); unknown states pass through as well.
+pub const JOB_STATES: [&str; 14] = [
+    "Created",
+    "Compiling",
+    "Scheduling",
+    "Running",
+    "CheckpointStopping",
+    "Recovering",
+    "Rescaling",
+    "Restarting",
+    "Stopping",
+    "Stopped",
+    "Finishing",
+    "Finished",
+    "Failing",
+    "Failed",
+];
 
 /// One checkpoint of a job, from the REST API.
 #[derive(Debug, Clone, PartialEq, Default)]

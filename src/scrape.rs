@@ -6,7 +6,7 @@
 //! share upstream calls ([`Singleflight`]), so an HA pair of Prometheus servers costs
 //! the controller one RPC per job.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::hash::Hash;
 use std::sync::Arc;
@@ -22,7 +22,8 @@ use crate::arroyo::rpc::{RpcAnswer, RpcClient};
 use crate::arroyo::wire;
 use crate::config::{self, Config, MetricsSource};
 use crate::model::{
-    state_runs, CollectorStatus, Job, JobSnapshot, MetricsOutcome, Pipeline, Snapshot,
+    state_runs, Checkpoint, CheckpointSummary, CollectorStatus, Job, JobSnapshot,
+    MetricsOutcome, Pipeline, Snapshot,
 };
 use crate::selfmetrics::SelfMetrics;
 
@@ -97,14 +98,26 @@ pub struct Scraper {
     cache: tokio::sync::Mutex<PipelineCache>,
     job_flights: Singleflight<String, MetricsOutcome>,
     list_flights: Singleflight<&'static str, Result<Arc<Vec<Job>>, RestError>>,
+    checkpoint_flights: Singleflight<String, Result<Arc<Vec<Checkpoint>>, RestError>>,
+    /// Last checkpoint answer per job, with when it was read.
+    checkpoint_cache: Mutex<HashMap<String, (Instant, Arc<Vec<Checkpoint>>)>>,
+    logged_failures: Mutex<std::collections::HashSet<(String, u64)>>,
+    include: Option<regex::Regex>,
+    exclude: Option<regex::Regex>,
     /// The exporter's own counters.
     pub metrics: Arc<SelfMetrics>,
 }
 
-/// Result of discovery: jobs with their pipelines.
+/// A discovered job with its pipeline, when known.
+type DiscoveredJob = (Job, Option<Arc<Pipeline>>);
+
+/// Result of discovery: jobs with their pipelines, and how each API read went.
 struct Discovered {
-    jobs: Vec<(Job, Option<Arc<Pipeline>>)>,
-    success: bool,
+    jobs: Vec<DiscoveredJob>,
+    jobs_ok: bool,
+    jobs_seconds: f64,
+    pipelines_ok: bool,
+    pipelines_seconds: f64,
 }
 
 fn now_micros() -> u64 {
@@ -138,6 +151,13 @@ impl Scraper {
             }
             None => None,
         };
+        let compile = |key: &str, re: &Option<String>| -> Result<Option<regex::Regex>, String> {
+            re.as_deref()
+                .map(|r| regex::Regex::new(r).map_err(|e| format!("{key}: {e}")))
+                .transpose()
+        };
+        let include = compile("scrape.include-pipelines", &cfg.scrape.include_pipelines)?;
+        let exclude = compile("scrape.exclude-pipelines", &cfg.scrape.exclude_pipelines)?;
         Ok(Scraper {
             cfg,
             rpc,
@@ -145,6 +165,11 @@ impl Scraper {
             cache: tokio::sync::Mutex::new(PipelineCache::default()),
             job_flights: Singleflight::default(),
             list_flights: Singleflight::default(),
+            checkpoint_flights: Singleflight::default(),
+            checkpoint_cache: Mutex::new(HashMap::new()),
+            logged_failures: Mutex::new(std::collections::HashSet::new()),
+            include,
+            exclude,
             metrics: Arc::new(SelfMetrics::default()),
         })
     }
@@ -162,50 +187,222 @@ impl Scraper {
     /// Runs one scrape that ends by `deadline`.
     pub async fn scrape(&self, deadline: Instant) -> Snapshot {
         self.metrics.scrape_started();
+        let c = &self.cfg.collectors;
+        let api = self.rest.is_some();
         let mut collectors = Vec::new();
 
         let started = Instant::now();
         let discovered = self.discover(deadline).await;
-        if self.rest.is_some() {
+        let discovery_seconds = started.elapsed().as_secs_f64();
+        if api {
             collectors.push(CollectorStatus {
                 name: "discovery",
-                success: discovered.success,
-                duration_seconds: started.elapsed().as_secs_f64(),
+                success: discovered.jobs_ok && discovered.pipelines_ok,
+                duration_seconds: discovery_seconds,
             });
+            if c.jobs {
+                collectors.push(CollectorStatus {
+                    name: "jobs",
+                    success: discovered.jobs_ok,
+                    duration_seconds: discovered.jobs_seconds,
+                });
+            }
+            if c.topology {
+                collectors.push(CollectorStatus {
+                    name: "topology",
+                    success: discovered.pipelines_ok,
+                    duration_seconds: discovered.pipelines_seconds,
+                });
+            }
+        }
+        let jobs = self.filter(discovered.jobs);
+        if c.jobs {
+            self.log_failures(&jobs);
         }
 
-        let started = Instant::now();
-        let (jobs, up, all_ok) = if self.cfg.collectors.job_metrics {
-            self.collect_job_metrics(discovered.jobs, deadline).await
-        } else {
-            let jobs = discovered
-                .jobs
-                .into_iter()
-                .map(|(job, pipeline)| JobSnapshot {
-                    job,
-                    pipeline,
-                    metrics: MetricsOutcome::Skipped,
-                })
-                .collect();
-            (jobs, false, true)
+        let checkpoint_jobs: Vec<(String, String)> = jobs
+            .iter()
+            .filter(|(j, _)| state_runs(&j.state))
+            .filter_map(|(j, _)| j.pipeline_id.clone().map(|p| (j.id.clone(), p)))
+            .collect();
+        let metrics_started = Instant::now();
+        let metrics_fut = async {
+            if c.job_metrics {
+                let out = self.collect_job_metrics(jobs, deadline).await;
+                (out, metrics_started.elapsed().as_secs_f64())
+            } else {
+                let skipped = jobs
+                    .into_iter()
+                    .map(|(job, pipeline)| JobSnapshot {
+                        job,
+                        pipeline,
+                        metrics: MetricsOutcome::Skipped,
+                    })
+                    .collect();
+                ((skipped, false, true), 0.0)
+            }
         };
-        if self.cfg.collectors.job_metrics {
+        let checkpoints_started = Instant::now();
+        let checkpoints_fut = async {
+            if c.checkpoints && api {
+                let out = self.collect_checkpoints(checkpoint_jobs, deadline).await;
+                Some((out, checkpoints_started.elapsed().as_secs_f64()))
+            } else {
+                None
+            }
+        };
+        let (((mut jobs, up, metrics_ok), metrics_seconds), checkpoints) =
+            tokio::join!(metrics_fut, checkpoints_fut);
+        if c.job_metrics {
             collectors.push(CollectorStatus {
                 name: "job_metrics",
-                success: all_ok,
-                duration_seconds: started.elapsed().as_secs_f64(),
+                success: metrics_ok,
+                duration_seconds: metrics_seconds,
             });
         }
+        let checkpoints = match checkpoints {
+            Some(((summaries, ok), seconds)) => {
+                collectors.push(CollectorStatus {
+                    name: "checkpoints",
+                    success: ok,
+                    duration_seconds: seconds,
+                });
+                summaries
+            }
+            None => BTreeMap::new(),
+        };
 
-        let mut jobs = jobs;
         jobs.sort_by(|a, b| a.job.id.cmp(&b.job.id));
         Snapshot {
             up,
             jobs,
             collectors,
             subtask_series: self.cfg.scrape.subtask_series,
+            job_families: c.jobs && api,
+            topology: c.topology && api,
+            pipeline_tags: c.pipeline_tags.clone(),
+            checkpoints,
             exporter: self.metrics.stats(),
         }
+    }
+
+    /// Applies the pipeline-name and state filters.
+    fn filter(&self, jobs: Vec<DiscoveredJob>) -> Vec<DiscoveredJob> {
+        let f = &self.cfg.scrape;
+        jobs.into_iter()
+            .filter(|(job, pipeline)| {
+                let name = pipeline.as_deref().map(|p| p.name.as_str()).unwrap_or("");
+                let included = self.include.as_ref().is_none_or(|re| re.is_match(name));
+                let excluded = self.exclude.as_ref().is_some_and(|re| re.is_match(name));
+                let state_in = f.include_states.is_empty()
+                    || f.include_states.iter().any(|s| s == &job.state);
+                let state_out = f.exclude_states.iter().any(|s| s == &job.state);
+                included && !excluded && state_in && !state_out
+            })
+            .collect()
+    }
+
+    /// Logs the failure text of failed jobs once per run (it is not a label).
+    fn log_failures(&self, jobs: &[DiscoveredJob]) {
+        let mut logged = self.logged_failures.lock();
+        for (job, _) in jobs {
+            if !matches!(job.state.as_str(), "Failed" | "Failing") {
+                continue;
+            }
+            if logged.insert((job.id.clone(), job.run_id)) {
+                tracing::warn!(
+                    job_id = %job.id,
+                    state = %job.state,
+                    domain = job.failure_domain.as_deref().unwrap_or("unknown"),
+                    error = job.failure_message.as_deref().unwrap_or(""),
+                    "Arroyo job failed"
+                );
+            }
+        }
+    }
+
+    /// Reads checkpoints of running jobs: at most the configured number of calls per
+    /// scrape, oldest answers first; the other jobs reuse their last answer.
+    async fn collect_checkpoints(
+        &self,
+        jobs: Vec<(String, String)>,
+        deadline: Instant,
+    ) -> (BTreeMap<String, CheckpointSummary>, bool) {
+        let Some(rest) = self.rest.clone() else {
+            return (BTreeMap::new(), true);
+        };
+        let limit = self.cfg.collectors.checkpoint_calls_per_scrape;
+        let mut order: Vec<(Option<Instant>, String, String)> = {
+            let mut cache = self.checkpoint_cache.lock();
+            let present: std::collections::HashSet<&String> = jobs.iter().map(|j| &j.0).collect();
+            cache.retain(|k, _| present.contains(k));
+            jobs.iter()
+                .map(|(j, p)| (cache.get(j).map(|c| c.0), j.clone(), p.clone()))
+                .collect()
+        };
+        order.sort_by_key(|(fetched, _, _)| *fetched);
+        let to_fetch: Vec<(String, String)> = order
+            .into_iter()
+            .take(limit)
+            .map(|(_, j, p)| (j, p))
+            .collect();
+        let concurrency = self.cfg.scrape.concurrency;
+        let results: Vec<(String, Result<Arc<Vec<Checkpoint>>, RestError>)> =
+            stream::iter(to_fetch)
+                .map(|(job_id, pid)| {
+                    let rest = Arc::clone(&rest);
+                    let metrics = Arc::clone(&self.metrics);
+                    let task_job = job_id.clone();
+                    let flight = self.checkpoint_flights.run(
+                        job_id.clone(),
+                        async move {
+                            let out = rest.checkpoints(&pid, &task_job).await;
+                            metrics.record_call("api", out.as_ref().err().map(|e| e.kind));
+                            if let Err(e) = &out {
+                                tracing::warn!(job_id = %task_job, error = %e, "reading checkpoints failed");
+                            }
+                            out.map(Arc::new)
+                        },
+                        Err(RestError {
+                            kind: "internal",
+                            message: "checkpoint task failed".into(),
+                        }),
+                    );
+                    async move {
+                        let out = match tokio::time::timeout_at(deadline, flight).await {
+                            Ok(r) => r,
+                            Err(_) => Err(RestError {
+                                kind: "timeout",
+                                message: "scrape deadline reached".into(),
+                            }),
+                        };
+                        (job_id, out)
+                    }
+                })
+                .buffer_unordered(concurrency)
+                .collect()
+                .await;
+        let mut ok = true;
+        let now = Instant::now();
+        let mut cache = self.checkpoint_cache.lock();
+        for (job_id, r) in results {
+            match r {
+                Ok(list) => {
+                    cache.insert(job_id, (now, list));
+                }
+                Err(_) => ok = false,
+            }
+        }
+        let wall = now_micros();
+        let summaries = jobs
+            .iter()
+            .filter_map(|(j, _)| {
+                cache
+                    .get(j)
+                    .map(|(_, list)| (j.clone(), CheckpointSummary::from_checkpoints(list, wall)))
+            })
+            .collect();
+        (summaries, ok)
     }
 
     /// Finds the jobs to scrape, with their pipelines.
@@ -213,9 +410,13 @@ impl Scraper {
         let Some(rest) = self.rest.clone() else {
             return Discovered {
                 jobs: self.static_jobs(None, &PipelineView::default()),
-                success: true,
+                jobs_ok: true,
+                jobs_seconds: 0.0,
+                pipelines_ok: true,
+                pipelines_seconds: 0.0,
             };
         };
+        let started = Instant::now();
         let metrics = Arc::clone(&self.metrics);
         let flight = self.list_flights.run(
             "jobs",
@@ -239,20 +440,20 @@ impl Scraper {
                 message: "scrape deadline reached while listing jobs".into(),
             }),
         };
-        let (api_jobs, mut success) = match listed {
+        let (api_jobs, jobs_ok) = match listed {
             Ok(jobs) => (Some(jobs), true),
             Err(_) => (None, false),
         };
+        let jobs_seconds = started.elapsed().as_secs_f64();
 
+        let started = Instant::now();
         let empty = Vec::new();
         let job_list: &Vec<Job> = api_jobs.as_deref().unwrap_or(&empty);
-        let pipelines = match self.pipelines_for(job_list, deadline).await {
-            Ok(p) => p,
-            Err(p) => {
-                success = false;
-                p
-            }
+        let (pipelines, pipelines_ok) = match self.pipelines_for(job_list, deadline).await {
+            Ok(p) => (p, true),
+            Err(p) => (p, false),
         };
+        let pipelines_seconds = started.elapsed().as_secs_f64();
 
         let jobs = if self.cfg.scrape.jobs.is_empty() {
             job_list
@@ -267,7 +468,13 @@ impl Scraper {
                 job_list.iter().map(|j| (j.id.clone(), j.clone())).collect();
             self.static_jobs(api_jobs.as_ref().map(|_| &by_id), &pipelines)
         };
-        Discovered { jobs, success }
+        Discovered {
+            jobs,
+            jobs_ok,
+            jobs_seconds,
+            pipelines_ok,
+            pipelines_seconds,
+        }
     }
 
     /// The configured static jobs, completed from the API's job list when there is one.

@@ -1,15 +1,20 @@
 //! HTTP: `/metrics` (content negotiation, gzip), the landing page, `/-/healthy`,
-//! `/-/ready`, graceful shutdown.
+//! `/-/ready`, graceful shutdown, and the `--web.config.file` layers (TLS, basic auth,
+//! response headers, rate limit; see [`crate::webconfig`]).
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::time::Instant;
 use tower_http::compression::CompressionLayer;
@@ -17,6 +22,7 @@ use tower_http::compression::CompressionLayer;
 use crate::exposition;
 use crate::scrape::Scraper;
 use crate::selfmetrics::{now_seconds, REVISION};
+use crate::webconfig::{Access, WebSecurity};
 
 /// Header Prometheus sends with its scrape timeout in seconds.
 pub const SCRAPE_TIMEOUT_HEADER: &str = "x-prometheus-scrape-timeout-seconds";
@@ -182,15 +188,140 @@ pub async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-/// Serves until `shutdown` resolves, then finishes in-flight requests.
+/// Serves plain HTTP until `shutdown` resolves, then finishes in-flight requests.
 pub async fn serve(
     listener: TcpListener,
     scraper: Arc<Scraper>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(scraper))
-        .with_graceful_shutdown(shutdown)
+    serve_with(
+        listener,
+        scraper,
+        Arc::new(WebSecurity::default()),
+        shutdown,
+    )
+    .await
+}
+
+/// Longest a client may take to finish the TLS handshake.
+const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest a client may take to send a request's headers.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest the shutdown waits for in-flight requests.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// Applies the web configuration to every request, whatever its path (404s included):
+/// rate limit, basic auth, then the configured response headers.
+async fn guard(
+    State(web): State<Arc<WebSecurity>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let mut resp = match web.check(req.headers()).await {
+        Access::Allowed => next.run(req).await,
+        Access::Unauthorized => {
+            let mut r = (StatusCode::UNAUTHORIZED, "Unauthorized\n").into_response();
+            r.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic"));
+            r
+        }
+        Access::TooManyRequests => {
+            (StatusCode::TOO_MANY_REQUESTS, "Too Many Requests\n").into_response()
+        }
+    };
+    for (name, value) in web.response_headers() {
+        resp.headers_mut().insert(name.clone(), value.clone());
+    }
+    resp
+}
+
+/// The router with the web configuration's checks in front of every route.
+pub fn secured_router(scraper: Arc<Scraper>, web: Arc<WebSecurity>) -> Router {
+    // Wrapping the whole router as a fallback service makes the guard see unknown paths too.
+    Router::new()
+        .fallback_service(router(scraper))
+        .layer(axum::middleware::from_fn_with_state(web, guard))
+}
+
+/// Serves with the web configuration `web` (TLS, basic auth, headers, rate limit) until
+/// `shutdown` resolves, then stops accepting and lets in-flight requests finish (up to
+/// 30 s). A failed TLS handshake or a broken connection never stops the server.
+pub async fn serve_with(
+    listener: TcpListener,
+    scraper: Arc<Scraper>,
+    web: Arc<WebSecurity>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = secured_router(scraper, Arc::clone(&web));
+    let tls = web.tls_config().map(tokio_rustls::TlsAcceptor::from);
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
+    if !web.http2() {
+        builder = builder.http1_only();
+    }
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            biased;
+            _ = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok(x) => x,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait instead of spinning.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = tcp.set_nodelay(true);
+        let svc = TowerToHyperService::new(app.clone());
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            match tls {
+                None => {
+                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(tcp), svc);
+                    if let Err(e) = watcher.watch(conn.into_owned()).await {
+                        tracing::debug!(%peer, error = %e, "connection ended with an error");
+                    }
+                }
+                Some(acceptor) => {
+                    let stream =
+                        match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(tcp))
+                            .await
+                        {
+                            Ok(Ok(s)) => s,
+                            Ok(Err(e)) => {
+                                tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                                return;
+                            }
+                            Err(_) => {
+                                tracing::debug!(%peer, "TLS handshake timed out");
+                                return;
+                            }
+                        };
+                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
+                    if let Err(e) = watcher.watch(conn.into_owned()).await {
+                        tracing::debug!(%peer, error = %e, "connection ended with an error");
+                    }
+                }
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
         .await
+        .is_err()
+    {
+        tracing::warn!("shutdown: connections still open after the grace period were closed");
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -35,13 +35,28 @@ fn bad_values_name_the_key_and_the_source() {
     let typo_arg = typo.to_str().unwrap();
 
     let cases: Vec<(Vec<&str>, Vec<(&str, &str)>, Vec<&str>)> = vec![
-        (vec!["--config", file_arg], vec![], vec!["scrape.timeout", "bad.toml"]),
-        (vec!["--config", typo_arg], vec![], vec!["endpoitn", "typo.toml"]),
-        (vec!["--config", "/nonexistent/x.toml"], vec![], vec!["/nonexistent/x.toml"]),
+        (
+            vec!["--config", file_arg],
+            vec![],
+            vec!["scrape.timeout", "bad.toml"],
+        ),
+        (
+            vec!["--config", typo_arg],
+            vec![],
+            vec!["endpoitn", "typo.toml"],
+        ),
+        (
+            vec!["--config", "/nonexistent/x.toml"],
+            vec![],
+            vec!["/nonexistent/x.toml"],
+        ),
         (
             vec![],
             vec![("ARROYO_EXPORTER__SCRAPE__CONCURRENCY", "many")],
-            vec!["ARROYO_EXPORTER__SCRAPE__CONCURRENCY", "environment variable"],
+            vec![
+                "ARROYO_EXPORTER__SCRAPE__CONCURRENCY",
+                "environment variable",
+            ],
         ),
         (
             vec![],
@@ -58,11 +73,7 @@ fn bad_values_name_the_key_and_the_source() {
             vec![],
             vec!["--controller.service", "job-controller"],
         ),
-        (
-            vec!["--log.format", "xml"],
-            vec![],
-            vec!["--log.format"],
-        ),
+        (vec!["--log.format", "xml"], vec![], vec!["--log.format"]),
         (
             vec!["--web.telemetry-path", "metrics"],
             vec![],
@@ -78,7 +89,10 @@ fn bad_values_name_the_key_and_the_source() {
         let (code, stderr) = start_fails(&args, &env);
         assert_eq!(code, 2, "{args:?} {env:?}: {stderr}");
         for n in needles {
-            assert!(stderr.contains(n), "{args:?} {env:?}: `{n}` missing in: {stderr}");
+            assert!(
+                stderr.contains(n),
+                "{args:?} {env:?}: `{n}` missing in: {stderr}"
+            );
         }
     }
     // A flag wins over the environment, which wins over the file.
@@ -88,7 +102,10 @@ fn bad_values_name_the_key_and_the_source() {
         &["--config", layered.to_str().unwrap()],
         &[("ARROYO_EXPORTER__WEB__TELEMETRY_PATH", "bad-from-env")],
     );
-    assert!(stderr.contains("ARROYO_EXPORTER__WEB__TELEMETRY_PATH"), "{stderr}");
+    assert!(
+        stderr.contains("ARROYO_EXPORTER__WEB__TELEMETRY_PATH"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -99,7 +116,11 @@ fn shipped_config_file_loads() {
         ..Default::default()
     };
     let cfg = arroyo_exporter::config::load(&flags).expect("shipped config loads");
-    assert_eq!(cfg, arroyo_exporter::config::Config::default(), "the shipped file documents the defaults");
+    assert_eq!(
+        cfg,
+        arroyo_exporter::config::Config::default(),
+        "the shipped file documents the defaults"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -115,9 +136,11 @@ async fn binary_serves_metrics_and_stops_on_sigterm() {
         "cli pipeline",
         vec![SimNode::new(0, "nexmark", "Nexmark<200 eps>", 2)],
     ));
-    arroyo
-        .state()
-        .add_job(SimJob::running("job_Cli0000001", "pl_Cli0000001", now - 30_000_000));
+    arroyo.state().add_job(SimJob::running(
+        "job_Cli0000001",
+        "pl_Cli0000001",
+        now - 30_000_000,
+    ));
 
     let token_file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(token_file.path(), "unused-secret-token\n").unwrap();
@@ -144,7 +167,10 @@ async fn binary_serves_metrics_and_stops_on_sigterm() {
         if let Ok((200, _)) = ureq_get(&format!("{base}/-/ready")) {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(10), "exporter not ready");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "exporter not ready"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     let body = tokio::task::spawn_blocking(move || ureq_get(&format!("{base}/metrics")))
@@ -164,13 +190,20 @@ async fn binary_serves_metrics_and_stops_on_sigterm() {
 
     // SIGTERM: graceful shutdown, exit code 0.
     let pid = child.id().to_string();
-    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
     let deadline = Instant::now() + Duration::from_secs(10);
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        assert!(Instant::now() < deadline, "exporter did not stop on SIGTERM");
+        assert!(
+            Instant::now() < deadline,
+            "exporter did not stop on SIGTERM"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(status.success(), "{status:?}");
@@ -185,5 +218,8 @@ async fn binary_serves_metrics_and_stops_on_sigterm() {
         serde_json::from_str::<serde_json::Value>(line)
             .unwrap_or_else(|e| panic!("--log.format json wrote a non-JSON line {line:?}: {e}"));
     }
-    assert!(!all.contains("unused-secret-token"), "the token leaked into the log");
+    assert!(
+        !all.contains("unused-secret-token"),
+        "the token leaked into the log"
+    );
 }

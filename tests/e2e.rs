@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use arroyo_exporter::config::{Config, ControllerService, MetricsSource, StaticJob};
 use arroyo_exporter::model::MetricKind;
 use arroyo_exporter::sim::{
-    fixture_world, ApiFaults, FakeArroyo, MetricsSource as SimMetrics, Release, RpcFaults,
-    SimJob, SimNode, SimPipeline,
+    fixture_world, ApiFaults, FakeArroyo, MetricsSource as SimMetrics, Release, RpcFaults, SimJob,
+    SimNode, SimPipeline,
 };
 use common::{fixtures, Exporter, PROMETHEUS_ACCEPT};
 
@@ -75,7 +75,11 @@ fn wire_to_family(name: &str) -> &'static str {
 
 async fn fixture_case(release: Release, dir: &str, job: &str, pipeline: &str) {
     let world = fixture_world(release, &fixtures()).unwrap();
-    let arroyo = FakeArroyo::builder(release).world(world).start().await.unwrap();
+    let arroyo = FakeArroyo::builder(release)
+        .world(world)
+        .start()
+        .await
+        .unwrap();
     let mut cfg = config_for(&arroyo);
     // The captures are hours old: switch the age guard off for them.
     cfg.scrape.max_sample_age = Duration::ZERO;
@@ -86,11 +90,17 @@ async fn fixture_case(release: Release, dir: &str, job: &str, pipeline: &str) {
     assert!(s.body.ends_with("# EOF\n"));
     assert_eq!(s.value("arroyo_up", &[]), 1.0);
     assert_eq!(
-        s.value("arroyo_exporter_collector_success", &[("collector", "job_metrics")]),
+        s.value(
+            "arroyo_exporter_collector_success",
+            &[("collector", "job_metrics")]
+        ),
         1.0
     );
     assert_eq!(
-        s.value("arroyo_exporter_collector_success", &[("collector", "discovery")]),
+        s.value(
+            "arroyo_exporter_collector_success",
+            &[("collector", "discovery")]
+        ),
         1.0
     );
 
@@ -131,18 +141,33 @@ async fn fixture_case(release: Release, dir: &str, job: &str, pipeline: &str) {
         "arroyo_operator_sent_messages_per_second",
         &[("job_id", job), ("node_id", "0")],
     );
-    assert!((op - sum).abs() < 1e-6 * sum.abs().max(1.0), "{op} vs {sum}");
+    assert!(
+        (op - sum).abs() < 1e-6 * sum.abs().max(1.0),
+        "{op} vs {sum}"
+    );
     exporter.stop().await;
 }
 
 #[tokio::test]
 async fn real_capture_main_every_subtask_series() {
-    fixture_case(Release::Main, "arroyo-real", "job_DsH3Sq8cSj", "pl_89EzD1DdVl").await;
+    fixture_case(
+        Release::Main,
+        "arroyo-real",
+        "job_DsH3Sq8cSj",
+        "pl_89EzD1DdVl",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn real_capture_v0_15_falls_back_to_controller_grpc() {
-    fixture_case(Release::V0_15, "arroyo-v0.15", "job_sX6HjY6eoa", "pl_inmhsYVAPs").await;
+    fixture_case(
+        Release::V0_15,
+        "arroyo-v0.15",
+        "job_sX6HjY6eoa",
+        "pl_inmhsYVAPs",
+    )
+    .await;
 }
 
 /// A generated world with user text that needs escaping in names and descriptions.
@@ -158,7 +183,11 @@ fn nasty_world(arroyo: &FakeArroyo) -> (&'static str, &'static str) {
             SimNode::new(5, "chained_op", "a \\ b\nc -> 日本語", 2),
         ],
     ));
-    state.add_job(SimJob::running("job_Nasty00001", "pl_Nasty00001", now_micros() - 60_000_000));
+    state.add_job(SimJob::running(
+        "job_Nasty00001",
+        "pl_Nasty00001",
+        now_micros() - 60_000_000,
+    ));
     (name, "job_Nasty00001")
 }
 
@@ -166,7 +195,11 @@ async fn generated_case(release: Release) {
     let arroyo = FakeArroyo::start(release).await.unwrap();
     let (name, job) = nasty_world(&arroyo);
     let exporter = Exporter::start(config_for(&arroyo)).await;
-    for (accept, ct) in [(Some(PROMETHEUS_ACCEPT), OM), (None, TEXT), (Some("text/plain"), TEXT)] {
+    for (accept, ct) in [
+        (Some(PROMETHEUS_ACCEPT), OM),
+        (None, TEXT),
+        (Some("text/plain"), TEXT),
+    ] {
         let s = exporter.scrape(accept).await;
         assert_eq!(s.status, 200);
         assert_eq!(s.content_type, ct, "{release:?} {accept:?}");
@@ -250,14 +283,32 @@ async fn controller_down_then_back() {
     let s = exporter.scrape(None).await;
     assert_eq!(s.status, 200);
     assert_eq!(s.value("arroyo_up", &[]), 0.0);
-    assert_eq!(s.value("arroyo_exporter_collector_success", &[("collector", "job_metrics")]), 0.0);
-    assert_eq!(s.value("arroyo_exporter_collector_success", &[("collector", "discovery")]), 1.0);
-    assert_eq!(s.value("arroyo_exporter_job_scrape_success", &[("job_id", job)]), 0.0);
+    assert_eq!(
+        s.value(
+            "arroyo_exporter_collector_success",
+            &[("collector", "job_metrics")]
+        ),
+        0.0
+    );
+    assert_eq!(
+        s.value(
+            "arroyo_exporter_collector_success",
+            &[("collector", "discovery")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        s.value("arroyo_exporter_job_scrape_success", &[("job_id", job)]),
+        0.0
+    );
     assert_eq!(s.count("arroyo_subtask_sent_messages_per_second"), 0);
     assert!(
-        s.find("arroyo_exporter_upstream_errors_total", &[("source", "controller")])
-            .iter()
-            .any(|x| x.value >= 1.0),
+        s.find(
+            "arroyo_exporter_upstream_errors_total",
+            &[("source", "controller")]
+        )
+        .iter()
+        .any(|x| x.value >= 1.0),
         "{}",
         s.body
     );
@@ -276,7 +327,10 @@ async fn controller_down_then_back() {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    assert_eq!(up, 1.0, "exporter did not recover after the controller restarted");
+    assert_eq!(
+        up, 1.0,
+        "exporter did not recover after the controller restarted"
+    );
     exporter.stop().await;
 }
 
@@ -289,9 +343,11 @@ async fn slow_controller_is_cut_at_the_prometheus_deadline() {
         "fast",
         vec![SimNode::new(0, "nexmark", "src", 1)],
     ));
-    arroyo
-        .state()
-        .add_job(SimJob::running("job_Fast000001", "pl_Fast000001", now_micros() - 10_000_000));
+    arroyo.state().add_job(SimJob::running(
+        "job_Fast000001",
+        "pl_Fast000001",
+        now_micros() - 10_000_000,
+    ));
     arroyo
         .state()
         .set_rpc_faults(Some(job), RpcFaults::delay(Duration::from_secs(6)));
@@ -302,16 +358,32 @@ async fn slow_controller_is_cut_at_the_prometheus_deadline() {
         .scrape_with(None, &[("X-Prometheus-Scrape-Timeout-Seconds", "1.5")])
         .await;
     assert_eq!(s.status, 200);
-    assert!(s.elapsed < Duration::from_millis(1900), "took {:?}", s.elapsed);
-    assert_eq!(s.value("arroyo_exporter_job_scrape_success", &[("job_id", job)]), 0.0);
+    assert!(
+        s.elapsed < Duration::from_millis(1900),
+        "took {:?}",
+        s.elapsed
+    );
+    assert_eq!(
+        s.value("arroyo_exporter_job_scrape_success", &[("job_id", job)]),
+        0.0
+    );
     // The other job still answers, so the controller is up.
     assert_eq!(
-        s.value("arroyo_exporter_job_scrape_success", &[("job_id", "job_Fast000001")]),
+        s.value(
+            "arroyo_exporter_job_scrape_success",
+            &[("job_id", "job_Fast000001")]
+        ),
         1.0
     );
     assert_eq!(s.value("arroyo_up", &[]), 1.0);
     assert_eq!(s.count("arroyo_subtask_sent_messages_per_second"), 1);
-    assert_eq!(s.value("arroyo_exporter_collector_success", &[("collector", "job_metrics")]), 0.0);
+    assert_eq!(
+        s.value(
+            "arroyo_exporter_collector_success",
+            &[("collector", "job_metrics")]
+        ),
+        0.0
+    );
     exporter.stop().await;
 }
 
@@ -324,7 +396,13 @@ async fn api_down_still_answers_and_static_jobs_keep_working() {
     let exporter = Exporter::start(cfg.clone()).await;
     let s = exporter.scrape(None).await;
     assert_eq!(s.status, 200);
-    assert_eq!(s.value("arroyo_exporter_collector_success", &[("collector", "discovery")]), 0.0);
+    assert_eq!(
+        s.value(
+            "arroyo_exporter_collector_success",
+            &[("collector", "discovery")]
+        ),
+        0.0
+    );
     // With no job to ask about, a probe call still tells the controller is up.
     assert_eq!(s.value("arroyo_up", &[]), 1.0);
     exporter.stop().await;
@@ -337,7 +415,13 @@ async fn api_down_still_answers_and_static_jobs_keep_working() {
     let exporter = Exporter::start(cfg).await;
     let s = exporter.scrape(None).await;
     assert_eq!(s.status, 200);
-    assert_eq!(s.value("arroyo_exporter_collector_success", &[("collector", "discovery")]), 0.0);
+    assert_eq!(
+        s.value(
+            "arroyo_exporter_collector_success",
+            &[("collector", "discovery")]
+        ),
+        0.0
+    );
     assert_eq!(
         s.find(
             "arroyo_subtask_sent_messages_per_second",
@@ -362,8 +446,20 @@ async fn static_jobs_without_any_api() {
     }];
     let exporter = Exporter::start(cfg).await;
     let s = exporter.scrape(None).await;
-    assert!(s.find("arroyo_exporter_collector_success", &[("collector", "discovery")]).is_empty());
-    assert_eq!(s.find("arroyo_subtask_sent_messages_per_second", &[("job_id", job)]).len(), 5);
+    assert!(s
+        .find(
+            "arroyo_exporter_collector_success",
+            &[("collector", "discovery")]
+        )
+        .is_empty());
+    assert_eq!(
+        s.find(
+            "arroyo_subtask_sent_messages_per_second",
+            &[("job_id", job)]
+        )
+        .len(),
+        5
+    );
     assert_eq!(arroyo.state().rest_call_counts().values().sum::<u64>(), 0);
     exporter.stop().await;
 }
@@ -379,18 +475,40 @@ async fn not_found_means_no_series_not_an_error() {
     let exporter = Exporter::start(config_for(&arroyo)).await;
     let s = exporter.scrape(None).await;
     assert_eq!(s.value("arroyo_up", &[]), 1.0);
-    assert_eq!(s.value("arroyo_exporter_job_scrape_success", &[("job_id", job)]), 1.0);
-    assert_eq!(s.value("arroyo_exporter_collector_success", &[("collector", "job_metrics")]), 1.0);
+    assert_eq!(
+        s.value("arroyo_exporter_job_scrape_success", &[("job_id", job)]),
+        1.0
+    );
+    assert_eq!(
+        s.value(
+            "arroyo_exporter_collector_success",
+            &[("collector", "job_metrics")]
+        ),
+        1.0
+    );
     assert_eq!(s.count("arroyo_subtask_sent_messages_per_second"), 0);
-    assert!(s.find("arroyo_exporter_upstream_errors_total", &[("source", "controller")]).is_empty());
+    assert!(s
+        .find(
+            "arroyo_exporter_upstream_errors_total",
+            &[("source", "controller")]
+        )
+        .is_empty());
     exporter.stop().await;
 }
 
 #[tokio::test]
 async fn unimplemented_fallback_and_forced_generations() {
     for (release, forced_ok, forced_bad) in [
-        (Release::Main, ControllerService::JobController, ControllerService::Controller),
-        (Release::V0_15, ControllerService::Controller, ControllerService::JobController),
+        (
+            Release::Main,
+            ControllerService::JobController,
+            ControllerService::Controller,
+        ),
+        (
+            Release::V0_15,
+            ControllerService::Controller,
+            ControllerService::JobController,
+        ),
     ] {
         let arroyo = FakeArroyo::start(release).await.unwrap();
         let (_, job) = nasty_world(&arroyo);
@@ -404,7 +522,12 @@ async fn unimplemented_fallback_and_forced_generations() {
             let exporter = Exporter::start(cfg).await;
             for _ in 0..2 {
                 let s = exporter.scrape(None).await;
-                let n = s.find("arroyo_subtask_sent_messages_per_second", &[("job_id", job)]).len();
+                let n = s
+                    .find(
+                        "arroyo_subtask_sent_messages_per_second",
+                        &[("job_id", job)],
+                    )
+                    .len();
                 assert_eq!(n, if works { 5 } else { 0 }, "{release:?} {service:?}");
                 if !works {
                     assert_eq!(
@@ -438,18 +561,41 @@ async fn malformed_document_fails_that_job_only() {
         "good",
         vec![SimNode::new(0, "nexmark", "src", 2)],
     ));
+    arroyo.state().add_job(SimJob::running(
+        "job_Good000001",
+        "pl_Good000001",
+        now_micros() - 10_000_000,
+    ));
     arroyo
         .state()
-        .add_job(SimJob::running("job_Good000001", "pl_Good000001", now_micros() - 10_000_000));
-    arroyo.state().set_rpc_faults(Some(job), RpcFaults::malformed());
+        .set_rpc_faults(Some(job), RpcFaults::malformed());
     let exporter = Exporter::start(config_for(&arroyo)).await;
     let s = exporter.scrape(None).await;
     assert_eq!(s.status, 200);
-    assert_eq!(s.value("arroyo_exporter_job_scrape_success", &[("job_id", job)]), 0.0);
-    assert_eq!(s.value("arroyo_exporter_job_scrape_success", &[("job_id", "job_Good000001")]), 1.0);
-    assert_eq!(s.find("arroyo_subtask_sent_messages_per_second", &[("job_id", "job_Good000001")]).len(), 2);
     assert_eq!(
-        s.value("arroyo_exporter_upstream_errors_total", &[("source", "controller"), ("kind", "decode")]),
+        s.value("arroyo_exporter_job_scrape_success", &[("job_id", job)]),
+        0.0
+    );
+    assert_eq!(
+        s.value(
+            "arroyo_exporter_job_scrape_success",
+            &[("job_id", "job_Good000001")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        s.find(
+            "arroyo_subtask_sent_messages_per_second",
+            &[("job_id", "job_Good000001")]
+        )
+        .len(),
+        2
+    );
+    assert_eq!(
+        s.value(
+            "arroyo_exporter_upstream_errors_total",
+            &[("source", "controller"), ("kind", "decode")]
+        ),
         1.0
     );
     assert_eq!(s.value("arroyo_up", &[]), 1.0);
@@ -457,7 +603,14 @@ async fn malformed_document_fails_that_job_only() {
     // Fixed upstream: the next scrape recovers.
     arroyo.state().clear_faults();
     let s = exporter.scrape(None).await;
-    assert_eq!(s.find("arroyo_subtask_sent_messages_per_second", &[("job_id", job)]).len(), 5);
+    assert_eq!(
+        s.find(
+            "arroyo_subtask_sent_messages_per_second",
+            &[("job_id", job)]
+        )
+        .len(),
+        5
+    );
     exporter.stop().await;
 }
 
@@ -473,9 +626,15 @@ async fn oversize_document_is_refused_and_marked() {
     let exporter = Exporter::start(cfg).await;
     let s = exporter.scrape(None).await;
     assert_eq!(s.status, 200);
-    assert_eq!(s.value("arroyo_exporter_job_scrape_success", &[("job_id", job)]), 0.0);
     assert_eq!(
-        s.value("arroyo_exporter_upstream_errors_total", &[("source", "controller"), ("kind", "too_large")]),
+        s.value("arroyo_exporter_job_scrape_success", &[("job_id", job)]),
+        0.0
+    );
+    assert_eq!(
+        s.value(
+            "arroyo_exporter_upstream_errors_total",
+            &[("source", "controller"), ("kind", "too_large")]
+        ),
         1.0
     );
     exporter.stop().await;
@@ -494,10 +653,25 @@ async fn concurrent_scrapes_share_one_rpc_per_job() {
     let results = futures::future::join_all(scrapes).await;
     for s in &results {
         assert_eq!(s.status, 200);
-        assert_eq!(s.find("arroyo_subtask_sent_messages_per_second", &[("job_id", job)]).len(), 5);
+        assert_eq!(
+            s.find(
+                "arroyo_subtask_sent_messages_per_second",
+                &[("job_id", job)]
+            )
+            .len(),
+            5
+        );
     }
-    assert_eq!(arroyo.state().rpc_calls(job), 1, "20 concurrent scrapes, one RPC");
-    assert_eq!(arroyo.state().rest_calls("/api/v1/jobs"), 1, "and one job listing");
+    assert_eq!(
+        arroyo.state().rpc_calls(job),
+        1,
+        "20 concurrent scrapes, one RPC"
+    );
+    assert_eq!(
+        arroyo.state().rest_calls("/api/v1/jobs"),
+        1,
+        "and one job listing"
+    );
     exporter.stop().await;
 }
 
@@ -517,7 +691,11 @@ async fn pagination_token_and_pipeline_cache() {
             format!("pipeline {i}"),
             vec![SimNode::new(1, "source", &format!("src {i}"), 1)],
         ));
-        state.add_job(SimJob::running(format!("job_Page{i:06}"), pid, now_micros() - 10_000_000));
+        state.add_job(SimJob::running(
+            format!("job_Page{i:06}"),
+            pid,
+            now_micros() - 10_000_000,
+        ));
     }
     let mut cfg = config_for(&arroyo);
     cfg.api.page_size = 10;
@@ -532,20 +710,33 @@ async fn pagination_token_and_pipeline_cache() {
         assert_eq!(
             s.find(
                 "arroyo_subtask_sent_messages_per_second",
-                &[("job_id", &job), ("pipeline_name", &name), ("operator_name", &src)]
+                &[
+                    ("job_id", &job),
+                    ("pipeline_name", &name),
+                    ("operator_name", &src)
+                ]
             )
             .len(),
             1,
             "{job}"
         );
     }
-    assert_eq!(state.rest_calls("/api/v1/pipelines"), 4, "35 pipelines in pages of 10");
+    assert_eq!(
+        state.rest_calls("/api/v1/pipelines"),
+        4,
+        "35 pipelines in pages of 10"
+    );
     // The next scrape reuses the cached graphs and lists only the jobs.
     state.reset_counters();
     exporter.scrape(None).await;
     assert_eq!(state.rest_calls("/api/v1/pipelines"), 0);
     assert_eq!(state.rest_calls("/api/v1/jobs"), 1);
-    let landing = reqwest::get(exporter.url("/")).await.unwrap().text().await.unwrap();
+    let landing = reqwest::get(exporter.url("/"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(landing.contains(env!("CARGO_PKG_VERSION")));
     assert!(landing.contains(&arroyo.rpc_url()));
     assert!(!landing.contains("s3cret-token"));
@@ -556,8 +747,19 @@ async fn pagination_token_and_pipeline_cache() {
     let exporter = Exporter::start(cfg).await;
     let s = exporter.scrape(None).await;
     assert_eq!(s.status, 200);
-    assert_eq!(s.value("arroyo_exporter_collector_success", &[("collector", "discovery")]), 0.0);
-    assert!(s.value("arroyo_exporter_upstream_errors_total", &[("source", "api"), ("kind", "http_401")]) >= 1.0);
+    assert_eq!(
+        s.value(
+            "arroyo_exporter_collector_success",
+            &[("collector", "discovery")]
+        ),
+        0.0
+    );
+    assert!(
+        s.value(
+            "arroyo_exporter_upstream_errors_total",
+            &[("source", "api"), ("kind", "http_401")]
+        ) >= 1.0
+    );
     exporter.stop().await;
 }
 
@@ -567,19 +769,61 @@ async fn api_errors_are_marked_per_kind() {
     nasty_world(&arroyo);
     let exporter = Exporter::start(config_for(&arroyo)).await;
     for (faults, kind) in [
-        (ApiFaults { status: Some(500), ..ApiFaults::default() }, "http_500"),
-        (ApiFaults { html_body: true, ..ApiFaults::default() }, "decode"),
-        (ApiFaults { malformed_json: true, ..ApiFaults::default() }, "decode"),
-        (ApiFaults { invalid_utf8: true, ..ApiFaults::default() }, "decode"),
+        (
+            ApiFaults {
+                status: Some(500),
+                ..ApiFaults::default()
+            },
+            "http_500",
+        ),
+        (
+            ApiFaults {
+                html_body: true,
+                ..ApiFaults::default()
+            },
+            "decode",
+        ),
+        (
+            ApiFaults {
+                malformed_json: true,
+                ..ApiFaults::default()
+            },
+            "decode",
+        ),
+        (
+            ApiFaults {
+                invalid_utf8: true,
+                ..ApiFaults::default()
+            },
+            "decode",
+        ),
     ] {
         arroyo.state().set_api_faults(faults);
         let s = exporter.scrape(None).await;
         assert_eq!(s.status, 200);
-        assert_eq!(s.value("arroyo_exporter_collector_success", &[("collector", "discovery")]), 0.0);
-        assert!(s.value("arroyo_exporter_upstream_errors_total", &[("source", "api"), ("kind", kind)]) >= 1.0);
+        assert_eq!(
+            s.value(
+                "arroyo_exporter_collector_success",
+                &[("collector", "discovery")]
+            ),
+            0.0
+        );
+        assert!(
+            s.value(
+                "arroyo_exporter_upstream_errors_total",
+                &[("source", "api"), ("kind", kind)]
+            ) >= 1.0
+        );
         arroyo.state().clear_faults();
         let s = exporter.scrape(None).await;
-        assert_eq!(s.value("arroyo_exporter_collector_success", &[("collector", "discovery")]), 1.0, "recovers after {kind}");
+        assert_eq!(
+            s.value(
+                "arroyo_exporter_collector_success",
+                &[("collector", "discovery")]
+            ),
+            1.0,
+            "recovers after {kind}"
+        );
     }
     exporter.stop().await;
 }
@@ -589,23 +833,40 @@ async fn stopped_job_with_frozen_rpc_data_is_not_exported() {
     let arroyo = FakeArroyo::start(Release::Main).await.unwrap();
     let (_, job) = nasty_world(&arroyo);
     let exporter = Exporter::start(config_for(&arroyo)).await;
-    assert_eq!(exporter.scrape(None).await.count("arroyo_subtask_sent_messages_per_second"), 5);
+    assert_eq!(
+        exporter
+            .scrape(None)
+            .await
+            .count("arroyo_subtask_sent_messages_per_second"),
+        5
+    );
     arroyo.state().set_job_state(job, "Stopped");
     arroyo.state().reset_counters();
     let s = exporter.scrape(None).await;
     assert_eq!(s.count("arroyo_subtask_sent_messages_per_second"), 0);
-    assert_eq!(arroyo.state().rpc_calls(job), 0, "a stopped job is not asked about");
+    assert_eq!(
+        arroyo.state().rpc_calls(job),
+        0,
+        "a stopped job is not asked about"
+    );
     exporter.stop().await;
 }
 
 #[tokio::test]
 async fn stale_samples_are_dropped_and_counted() {
     let world = fixture_world(Release::Main, &fixtures()).unwrap();
-    let arroyo = FakeArroyo::builder(Release::Main).world(world).start().await.unwrap();
+    let arroyo = FakeArroyo::builder(Release::Main)
+        .world(world)
+        .start()
+        .await
+        .unwrap();
     let exporter = Exporter::start(config_for(&arroyo)).await;
     let s = exporter.scrape(None).await;
     assert_eq!(s.count("arroyo_subtask_sent_messages_per_second"), 0);
-    assert_eq!(s.value("arroyo_exporter_stale_series_dropped_total", &[]), 40.0);
+    assert_eq!(
+        s.value("arroyo_exporter_stale_series_dropped_total", &[]),
+        40.0
+    );
     exporter.stop().await;
 }
 
@@ -616,7 +877,11 @@ async fn leader_mode_needs_the_rest_bridge() {
     arroyo.state().set_leader_mode(true);
     let exporter = Exporter::start(config_for(&arroyo)).await;
     let s = exporter.scrape(None).await;
-    assert_eq!(s.count("arroyo_subtask_sent_messages_per_second"), 0, "controller says NOT_FOUND");
+    assert_eq!(
+        s.count("arroyo_subtask_sent_messages_per_second"),
+        0,
+        "controller says NOT_FOUND"
+    );
     exporter.stop().await;
 
     let mut cfg = config_for(&arroyo);
@@ -624,7 +889,14 @@ async fn leader_mode_needs_the_rest_bridge() {
     let exporter = Exporter::start(cfg).await;
     arroyo.state().reset_counters();
     let s = exporter.scrape(None).await;
-    assert_eq!(s.find("arroyo_subtask_sent_messages_per_second", &[("job_id", job)]).len(), 5);
+    assert_eq!(
+        s.find(
+            "arroyo_subtask_sent_messages_per_second",
+            &[("job_id", job)]
+        )
+        .len(),
+        5
+    );
     assert_eq!(s.value("arroyo_up", &[]), 1.0);
     assert_eq!(arroyo.state().total_rpc_calls(), 0);
     exporter.stop().await;
@@ -638,6 +910,9 @@ async fn health_and_readiness_endpoints() {
         let r = reqwest::get(exporter.url(p)).await.unwrap();
         assert_eq!(r.status(), 200, "{p}");
     }
-    assert_eq!(reqwest::get(exporter.url("/nope")).await.unwrap().status(), 404);
+    assert_eq!(
+        reqwest::get(exporter.url("/nope")).await.unwrap().status(),
+        404
+    );
     exporter.stop().await;
 }

@@ -30,7 +30,11 @@ async fn prometheus_scrapes_both_formats_without_error() {
             SimNode::new(3, "chained_op", "a \\ b\nc -> 日本語", 3),
         ],
     ));
-    state.add_job(SimJob::running("job_Prom000001", "pl_Prom000001", now - 120_000_000));
+    state.add_job(SimJob::running(
+        "job_Prom000001",
+        "pl_Prom000001",
+        now - 120_000_000,
+    ));
     let expected = state.expected_newest("job_Prom000001").unwrap();
 
     let mut cfg = Config::default();
@@ -45,7 +49,9 @@ async fn prometheus_scrapes_both_formats_without_error() {
 
     // Confirm what each exporter answers to Prometheus's own Accept header.
     let s = om.scrape(Some(common::PROMETHEUS_ACCEPT)).await;
-    assert!(s.content_type.starts_with("application/openmetrics-text; version=1.0.0"));
+    assert!(s
+        .content_type
+        .starts_with("application/openmetrics-text; version=1.0.0"));
     let s = text.scrape(Some(common::PROMETHEUS_ACCEPT)).await;
     assert!(s.content_type.starts_with("text/plain; version=0.0.4"));
 
@@ -68,7 +74,8 @@ async fn prometheus_scrapes_both_formats_without_error() {
 
     let results = tokio::task::spawn_blocking(move || {
         let up = prom.wait_for("arroyo_up == 1", Duration::from_secs(10));
-        let series = prom.query("arroyo_subtask_sent_messages_per_second{job_id=\"job_Prom000001\"}");
+        let series =
+            prom.query("arroyo_subtask_sent_messages_per_second{job_id=\"job_Prom000001\"}");
         let all = prom.query("{__name__=~\"arroyo_subtask_.*\", job_id=\"job_Prom000001\"}");
         let build = prom.query("arroyo_exporter_build_info");
         let scrape_up = prom.query("up{job=\"arroyo-exporter\"} == 1");
@@ -90,7 +97,11 @@ async fn prometheus_scrapes_both_formats_without_error() {
         let m = &s["metric"];
         assert_eq!(m["pipeline_name"], NASTY, "escaped name round-trips: {m}");
         let node = m["node_id"].as_str().unwrap();
-        let desc = if node == "0" { "Nexmark<200 eps> \"q\"" } else { "a \\ b\nc -> 日本語" };
+        let desc = if node == "0" {
+            "Nexmark<200 eps> \"q\""
+        } else {
+            "a \\ b\nc -> 日本語"
+        };
         assert_eq!(m["operator_name"], desc);
         let kind = match m["__name__"].as_str().unwrap() {
             "arroyo_subtask_received_messages_per_second" => "messages_recv",
@@ -107,7 +118,11 @@ async fn prometheus_scrapes_both_formats_without_error() {
             .unwrap_or_else(|| panic!("no expected value for {m}"));
         let got: f64 = s["value"][1].as_str().unwrap().parse().unwrap();
         let tol = want.point.value.abs() * 1e-12;
-        assert!((got - want.point.value).abs() <= tol, "{m}: {got} vs {}", want.point.value);
+        assert!(
+            (got - want.point.value).abs() <= tol,
+            "{m}: {got} vs {}",
+            want.point.value
+        );
     }
     om.stop().await;
     text.stop().await;

@@ -16,7 +16,7 @@ use super::docgen::mix;
 use super::grpc::malformed;
 use super::release::{wire_node_id, Release};
 use super::scenario::Scenario;
-use super::state::{ApiFaults, SimCheckpoint, SimJob, SimPipeline, SimState, World};
+use super::state::{ApiFaults, DocPlan, SimCheckpoint, SimJob, SimPipeline, SimState, World};
 
 /// Most pipelines one page may hold.
 const MAX_PAGE: usize = 1000;
@@ -71,8 +71,10 @@ fn json_response(status: StatusCode, v: &Value) -> Response {
 fn bytes_response(status: StatusCode, content_type: &'static str, body: Vec<u8>) -> Response {
     let mut r = Response::new(Body::from(body));
     *r.status_mut() = status;
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, header::HeaderValue::from_static(content_type));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static(content_type),
+    );
     r
 }
 
@@ -81,7 +83,12 @@ fn error(status: StatusCode, msg: &str) -> Response {
 }
 
 /// Every `/api/v1` call: count, advance, faults, auth, route.
-async fn api(State(state): State<SimState>, method: Method, uri: Uri, headers: HeaderMap) -> Response {
+async fn api(
+    State(state): State<SimState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
     let path = uri.path().to_string();
     let (faults, token) = {
         let mut w = state.lock();
@@ -126,7 +133,23 @@ async fn api(State(state): State<SimState>, method: Method, uri: Uri, headers: H
             return error(StatusCode::UNAUTHORIZED, "Unauthorized");
         }
     }
-    let (status, body) = route(&state, &method, &uri);
+    let (status, body) = match route(&state, &method, &uri) {
+        Routed::Done(status, body) => (status, body),
+        Routed::Metrics(plan) => {
+            let doc = match plan {
+                Some(p) => match p.render_async().await {
+                    Some(d) => Some(d),
+                    None => return error(StatusCode::INTERNAL_SERVER_ERROR, "rendering failed"),
+                },
+                None => None,
+            };
+            let mut body = String::with_capacity(doc.as_ref().map_or(0, |d| d.len()) + 10);
+            body.push_str("{\"data\":");
+            body.push_str(doc.as_deref().unwrap_or("[]"));
+            body.push('}');
+            (StatusCode::OK, body)
+        }
+    };
     let mut body = body.into_bytes();
     if status.is_success() {
         if faults.malformed_json {
@@ -136,20 +159,31 @@ async fn api(State(state): State<SimState>, method: Method, uri: Uri, headers: H
             };
         }
         if faults.invalid_utf8 {
-            let at = body.iter().position(|b| *b == b'"').map(|i| i + 1).unwrap_or(0);
+            let at = body
+                .iter()
+                .position(|b| *b == b'"')
+                .map(|i| i + 1)
+                .unwrap_or(0);
             body.splice(at..at, [0xC3, 0x28, 0xFF]);
         }
     }
     bytes_response(status, "application/json", body)
 }
 
-fn route(state: &SimState, method: &Method, uri: &Uri) -> (StatusCode, String) {
+/// What a route produced: a finished body, or a metrics document still to render
+/// (outside the lock).
+enum Routed {
+    Done(StatusCode, String),
+    Metrics(Option<DocPlan>),
+}
+
+fn route(state: &SimState, method: &Method, uri: &Uri) -> Routed {
     let path = uri.path().trim_end_matches('/');
     let Some(rest) = path.strip_prefix("/api/v1/") else {
         return not_found("Not found");
     };
     if method != Method::GET {
-        return (
+        return Routed::Done(
             StatusCode::METHOD_NOT_ALLOWED,
             json!({"error": "the simulator's API is read-only"}).to_string(),
         );
@@ -162,7 +196,9 @@ fn route(state: &SimState, method: &Method, uri: &Uri) -> (StatusCode, String) {
             Some(p) => ok(pipeline_json(&w, p)),
             None => not_found("Pipeline not found"),
         },
-        ["jobs"] => ok(data(w.jobs.iter().map(|j| job_json(w.release, j)).collect())),
+        ["jobs"] => ok(data(
+            w.jobs.iter().map(|j| job_json(w.release, j)).collect(),
+        )),
         ["pipelines", pid, "jobs"] => match w.pipeline(pid) {
             Some(p) => ok(data(
                 w.jobs
@@ -186,21 +222,14 @@ fn route(state: &SimState, method: &Method, uri: &Uri) -> (StatusCode, String) {
                 )),
                 "operator_metric_groups" => {
                     if !w.leader_mode && !state.rpc_wanted_up() {
-                        return (
+                        return Routed::Done(
                             StatusCode::INTERNAL_SERVER_ERROR,
                             json!({"error": "Failed to connect to controller"}).to_string(),
                         );
                     }
                     let now = w.now_micros();
                     let order = mix(job.seed ^ w.call_seq.wrapping_mul(0x9E37_79B9));
-                    let plan = w.controller_doc_with_order(jid, now, Some(order));
-                    drop(w);
-                    let doc = plan.map(|p| p.render());
-                    let mut body = String::with_capacity(doc.as_ref().map_or(0, |d| d.len()) + 10);
-                    body.push_str("{\"data\":");
-                    body.push_str(doc.as_deref().unwrap_or("[]"));
-                    body.push('}');
-                    (StatusCode::OK, body)
+                    Routed::Metrics(w.controller_doc_with_order(jid, now, Some(order)))
                 }
                 _ => not_found("Not found"),
             }
@@ -209,19 +238,19 @@ fn route(state: &SimState, method: &Method, uri: &Uri) -> (StatusCode, String) {
     }
 }
 
-fn ok(v: Value) -> (StatusCode, String) {
-    (StatusCode::OK, v.to_string())
+fn ok(v: Value) -> Routed {
+    Routed::Done(StatusCode::OK, v.to_string())
 }
 
-fn not_found(msg: &str) -> (StatusCode, String) {
-    (StatusCode::NOT_FOUND, json!({ "error": msg }).to_string())
+fn not_found(msg: &str) -> Routed {
+    Routed::Done(StatusCode::NOT_FOUND, json!({ "error": msg }).to_string())
 }
 
 fn data(items: Vec<Value>) -> Value {
     json!({ "data": items })
 }
 
-fn list_pipelines(w: &World, query: &str) -> (StatusCode, String) {
+fn list_pipelines(w: &World, query: &str) -> Routed {
     let mut limit = w.default_page_size.max(1);
     let mut starting_after: Option<String> = None;
     for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
@@ -229,7 +258,7 @@ fn list_pipelines(w: &World, query: &str) -> (StatusCode, String) {
             "limit" => match v.parse::<usize>() {
                 Ok(n) => limit = n.clamp(1, MAX_PAGE),
                 Err(_) => {
-                    return (
+                    return Routed::Done(
                         StatusCode::BAD_REQUEST,
                         json!({"error": format!("invalid limit {v:?}")}).to_string(),
                     )
@@ -312,13 +341,38 @@ pub(crate) fn pipeline_json(w: &World, p: &SimPipeline) -> Value {
     put(&mut m, r, "name", json!(p.name));
     put(&mut m, r, "query", json!(p.query));
     put(&mut m, r, "udfs", json!([]));
-    put(&mut m, r, "checkpoint_interval_micros", json!(p.checkpoint_interval_micros));
-    put(&mut m, r, "stop", json!(if running { "none" } else { "checkpoint" }));
+    put(
+        &mut m,
+        r,
+        "checkpoint_interval_micros",
+        json!(p.checkpoint_interval_micros),
+    );
+    put(
+        &mut m,
+        r,
+        "stop",
+        json!(if running { "none" } else { "checkpoint" }),
+    );
     put(&mut m, r, "created_at", json!(p.created_at));
-    put(&mut m, r, "action", json!(if running { "checkpoint" } else { "none" }));
-    put(&mut m, r, "action_text", json!(if running { "Stop" } else { "Start" }));
+    put(
+        &mut m,
+        r,
+        "action",
+        json!(if running { "checkpoint" } else { "none" }),
+    );
+    put(
+        &mut m,
+        r,
+        "action_text",
+        json!(if running { "Stop" } else { "Start" }),
+    );
     put(&mut m, r, "action_in_progress", json!(false));
-    put(&mut m, r, "graph", json!({ "nodes": nodes, "edges": edges }));
+    put(
+        &mut m,
+        r,
+        "graph",
+        json!({ "nodes": nodes, "edges": edges }),
+    );
     put(&mut m, r, "preview", json!(false));
     if r == Release::Main {
         put(&mut m, r, "state_url", Value::Null);

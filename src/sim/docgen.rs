@@ -102,6 +102,14 @@ impl DocSpec {
         }
     }
 
+    /// Number of points the document holds (about 48 bytes each).
+    pub fn point_count(&self) -> usize {
+        let subtasks: usize = self.nodes.iter().map(|(_, p)| *p as usize).sum();
+        let bp = self.samples.min(MAX_POINTS);
+        let rates = self.samples.saturating_sub(1).min(MAX_POINTS);
+        subtasks * (bp + 4 * rates)
+    }
+
     /// Renders the document (compact JSON, as Arroyo writes it).
     pub fn render(&self) -> String {
         let plan = Plan::new(self);
@@ -187,7 +195,9 @@ pub(crate) fn mix(x: u64) -> u64 {
 /// Hash of several words.
 #[inline]
 pub(crate) fn hash(words: &[u64]) -> u64 {
-    words.iter().fold(0x5851_F42D_4C95_7F2D, |acc, w| mix(acc ^ *w))
+    words
+        .iter()
+        .fold(0x5851_F42D_4C95_7F2D, |acc, w| mix(acc ^ *w))
 }
 
 /// Maps a hash to [0, 1).
@@ -496,7 +506,9 @@ impl<'a> Plan<'a> {
                 for &si in &sub_order {
                     let sub = &node.subs[si];
                     let count = self.points(sub, *kind);
-                    let Some(newest) = sub.newest_slot else { continue };
+                    let Some(newest) = sub.newest_slot else {
+                        continue;
+                    };
                     if count == 0 {
                         continue;
                     }
@@ -535,7 +547,9 @@ mod tests {
 
     const END: u64 = 1_795_608_672_537_756;
 
-    fn series(doc: &Value, release: Release) -> Vec<(String, String, u64, Vec<(u64, f64)>)> {
+    type Series = (String, String, u64, Vec<(u64, f64)>);
+
+    fn series(doc: &Value, release: Release) -> Vec<Series> {
         let (nk, gk) = match release {
             Release::V0_11 => ("operatorId", "metricGroups"),
             Release::V0_13 => ("nodeId", "metricGroups"),
@@ -578,7 +592,9 @@ mod tests {
             for (_, name, _, pts) in &s {
                 let want = if name == "backpressure" { 91 } else { 90 };
                 assert_eq!(pts.len(), want);
-                assert!(pts.windows(2).all(|w| w[1].0 - w[0].0 == COLLECTION_INTERVAL_MICROS));
+                assert!(pts
+                    .windows(2)
+                    .all(|w| w[1].0 - w[0].0 == COLLECTION_INTERVAL_MICROS));
                 assert!(pts.last().unwrap().0 <= END);
             }
             let first = &v.as_array().unwrap()[0];
@@ -588,10 +604,18 @@ mod tests {
                 _ => assert!(first["node_id"].is_u64()),
             }
         }
-        let v11: Value =
-            serde_json::from_str(&generate_metrics_document(Release::V0_11, &nodes, 3, END, 7))
-                .unwrap();
-        let mut ids: Vec<String> = series(&v11, Release::V0_11).into_iter().map(|s| s.0).collect();
+        let v11: Value = serde_json::from_str(&generate_metrics_document(
+            Release::V0_11,
+            &nodes,
+            3,
+            END,
+            7,
+        ))
+        .unwrap();
+        let mut ids: Vec<String> = series(&v11, Release::V0_11)
+            .into_iter()
+            .map(|s| s.0)
+            .collect();
         ids.sort();
         ids.dedup();
         assert_eq!(ids, ["sink_6", "source_0", "value_1", "value_4"]);
@@ -600,10 +624,17 @@ mod tests {
     #[test]
     fn caps_and_empty() {
         let nodes = [(0, 1), (3, 1)];
-        let full: Value =
-            serde_json::from_str(&generate_metrics_document(Release::Main, &nodes, 500, END, 1))
-                .unwrap();
-        assert!(series(&full, Release::Main).iter().all(|s| s.3.len() == MAX_POINTS));
+        let full: Value = serde_json::from_str(&generate_metrics_document(
+            Release::Main,
+            &nodes,
+            500,
+            END,
+            1,
+        ))
+        .unwrap();
+        assert!(series(&full, Release::Main)
+            .iter()
+            .all(|s| s.3.len() == MAX_POINTS));
         let empty = generate_metrics_document(Release::Main, &nodes, 0, END, 1);
         let v: Value = serde_json::from_str(&empty).unwrap();
         assert_eq!(v.as_array().unwrap().len(), 2);
@@ -660,13 +691,19 @@ mod tests {
         let a = generate_metrics_document(Release::Main, &nodes, 150, END, 5);
         let b = generate_metrics_document(Release::Main, &nodes, 150, END, 5);
         assert_eq!(a, b);
-        assert_ne!(a, generate_metrics_document(Release::Main, &nodes, 150, END, 6));
+        assert_ne!(
+            a,
+            generate_metrics_document(Release::Main, &nodes, 150, END, 6)
+        );
         // A later document agrees with the earlier one on the shared points.
         let later = generate_metrics_document(Release::Main, &nodes, 150, END + 10_000_000, 5);
         let sa = series(&serde_json::from_str(&a).unwrap(), Release::Main);
         let sb = series(&serde_json::from_str(&later).unwrap(), Release::Main);
         for (n, name, idx, pts) in &sa {
-            let other = sb.iter().find(|s| &s.0 == n && &s.1 == name && s.2 == *idx).unwrap();
+            let other = sb
+                .iter()
+                .find(|s| &s.0 == n && &s.1 == name && s.2 == *idx)
+                .unwrap();
             assert_eq!(&pts[5..], &other.3[..pts.len() - 5]);
         }
     }
@@ -712,7 +749,9 @@ mod tests {
         let skew = spec.newest();
         let get = |s: &[SubtaskSample], idx: u32| {
             s.iter()
-                .find(|x| x.node_id == "1" && x.subtask_idx == idx && x.kind == MetricKind::MessagesRecv)
+                .find(|x| {
+                    x.node_id == "1" && x.subtask_idx == idx && x.kind == MetricKind::MessagesRecv
+                })
                 .unwrap()
                 .point
                 .value

@@ -128,15 +128,25 @@ pub fn fixture_world(release: Release, fixtures_dir: &Path) -> io::Result<World>
     {
         let id = str_field(j, "id").ok_or_else(|| invalid(&jfile, "job without id"))?;
         let start = u64_field(j, "start_time").unwrap_or(0);
-        let mut job = SimJob::running(id, str_field(j, "pipeline_id").unwrap_or(pid.clone()), start);
+        let mut job = SimJob::running(
+            id,
+            str_field(j, "pipeline_id").unwrap_or(pid.clone()),
+            start,
+        );
         job.state = str_field(j, "state").unwrap_or_else(|| "Running".to_string());
-        job.running_desired = j.get("running_desired").and_then(Value::as_bool).unwrap_or(true);
+        job.running_desired = j
+            .get("running_desired")
+            .and_then(Value::as_bool)
+            .unwrap_or(true);
         job.run_id = u64_field(j, "run_id").unwrap_or(1);
         job.finish_time = u64_field(j, "finish_time");
         job.created_at = u64_field(j, "created_at").unwrap_or(0);
         job.tasks = u64_field(j, "tasks");
-        job.failure_message = str_field(j, "failure_message")
-            .or_else(|| j.pointer("/failure_reason/error").and_then(Value::as_str).map(str::to_string));
+        job.failure_message = str_field(j, "failure_message").or_else(|| {
+            j.pointer("/failure_reason/error")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        });
         job.failure_domain = j
             .pointer("/failure_reason/domain")
             .and_then(Value::as_str)

@@ -47,7 +47,9 @@ impl Controller {
         let Some(plan) = plan else {
             return Err(Status::not_found("No metrics for job"));
         };
-        let mut doc = plan.render();
+        let Some(mut doc) = plan.render_async().await else {
+            return Err(Status::internal("simulator: rendering the document failed"));
+        };
         if faults.malformed {
             doc = malformed(&doc);
         }

@@ -89,7 +89,9 @@ impl Supervised {
 
 impl std::fmt::Debug for Supervised {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Supervised").field("addr", &self.addr).finish()
+        f.debug_struct("Supervised")
+            .field("addr", &self.addr)
+            .finish()
     }
 }
 

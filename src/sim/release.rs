@@ -23,7 +23,12 @@ pub enum Release {
 
 impl Release {
     /// Every release, oldest first.
-    pub const ALL: [Release; 4] = [Release::V0_11, Release::V0_13, Release::V0_15, Release::Main];
+    pub const ALL: [Release; 4] = [
+        Release::V0_11,
+        Release::V0_13,
+        Release::V0_15,
+        Release::Main,
+    ];
 
     /// Short name as accepted by [`Release::parse`] (`v0.11`, `v0.13`, `v0.15`, `main`).
     pub fn name(self) -> &'static str {
@@ -105,7 +110,8 @@ impl FromStr for Release {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Release::parse(s).ok_or_else(|| format!("unknown release {s:?} (main, v0.15, v0.13, v0.11)"))
+        Release::parse(s)
+            .ok_or_else(|| format!("unknown release {s:?} (main, v0.15, v0.13, v0.11)"))
     }
 }
 
@@ -148,7 +154,10 @@ mod tests {
             assert_eq!(Release::parse(r.name()), Some(r));
         }
         assert_eq!(Release::V0_13.key("running_desired"), "runningDesired");
-        assert_eq!(Release::V0_13.key("checkpoint_interval_micros"), "checkpointIntervalMicros");
+        assert_eq!(
+            Release::V0_13.key("checkpoint_interval_micros"),
+            "checkpointIntervalMicros"
+        );
         assert_eq!(Release::Main.key("running_desired"), "running_desired");
         assert_eq!(legacy_operator_id(4, 1, 3), "value_4");
         assert_eq!(wire_node_id(Release::V0_11, 0, 0, 2), "source_0");

@@ -148,10 +148,16 @@ impl World {
         let since = self.scenario_since_micros;
         let victim = self.scenario_job.clone();
         let base_run = self.scenario_base_run_id;
-        let pipelines: Vec<(String, u64, Vec<(u32, u32)>)> = self
+        let pipelines: Vec<PipelineInfo> = self
             .pipelines
             .iter()
-            .map(|p| (p.id.clone(), p.checkpoint_interval_micros.max(1_000_000), p.doc_nodes()))
+            .map(|p| {
+                (
+                    p.id.clone(),
+                    p.checkpoint_interval_micros.max(1_000_000),
+                    p.doc_nodes(),
+                )
+            })
             .collect();
         for job in &mut self.jobs {
             let Some((_, interval, nodes)) = pipelines.iter().find(|p| p.0 == job.pipeline_id)
@@ -302,6 +308,9 @@ fn advance_checkpoints(job: &mut SimJob, interval: u64, now: u64, stall_since: O
     }
 }
 
+/// `(pipeline id, checkpoint interval, (node_id, parallelism) chain)`.
+type PipelineInfo = (String, u64, Vec<(u32, u32)>);
+
 struct Template {
     name: &'static str,
     rate: f64,
@@ -320,7 +329,11 @@ const TEMPLATES: [Template; 4] = [
         nodes: &[
             (0, "nexmark", "Nexmark<200 eps>"),
             (1, "chained_op", "nexmark -> watermark -> ArrowKey<_>"),
-            (4, "chained_op", "TumblingWindow<TumblingWindow> -> sink projection"),
+            (
+                4,
+                "chained_op",
+                "TumblingWindow<TumblingWindow> -> sink projection",
+            ),
             (6, "blackhole", "Blackhole"),
         ],
         query: "INSERT INTO bids_per_auction SELECT auction, window.end, count(*), max(price) \
@@ -350,7 +363,11 @@ const TEMPLATES: [Template; 4] = [
         nodes: &[
             (0, "kafka_source", "KafkaSource<clicks>"),
             (1, "chained_op", "watermark -> ArrowKey<_>"),
-            (3, "chained_op", "SessionWindow<SessionWindow> -> sink projection"),
+            (
+                3,
+                "chained_op",
+                "SessionWindow<SessionWindow> -> sink projection",
+            ),
             (4, "filesystem_sink", "FileSystemSink<parquet>"),
         ],
         query: "INSERT INTO sessions SELECT user_id, session(INTERVAL '30' second) as window, \
@@ -386,7 +403,13 @@ pub fn sim_id(prefix: &str, seed: u64) -> String {
 /// node with `parallelism` subtasks, each with one Running job started 15 minutes before
 /// `now` (so series hold full windows), generated metrics, and the autopilot on in the
 /// steady scenario.
-pub fn demo_world(release: Release, pipelines: usize, parallelism: u32, seed: u64, now: u64) -> World {
+pub fn demo_world(
+    release: Release,
+    pipelines: usize,
+    parallelism: u32,
+    seed: u64,
+    now: u64,
+) -> World {
     let mut world = World::new(release);
     let parallelism = parallelism.max(1);
     for i in 0..pipelines {
@@ -498,17 +521,40 @@ mod tests {
     fn checkpoints_stall() {
         let mut w = demo_world(Release::V0_15, 1, 1, 9, NOW);
         w.switch_scenario(Scenario::CheckpointsStalled, NOW);
-        let before = w.jobs[0].checkpoints.iter().filter(|c| c.finish_time.is_some()).count();
-        let last_done = w.jobs[0].checkpoints.iter().rev().find(|c| c.finish_time.is_some()).unwrap().epoch;
+        let before = w.jobs[0]
+            .checkpoints
+            .iter()
+            .filter(|c| c.finish_time.is_some())
+            .count();
+        let last_done = w.jobs[0]
+            .checkpoints
+            .iter()
+            .rev()
+            .find(|c| c.finish_time.is_some())
+            .unwrap()
+            .epoch;
         w.advance(NOW + 60_000_000);
         let j = &w.jobs[0];
-        let in_progress: Vec<_> = j.checkpoints.iter().filter(|c| c.finish_time.is_none()).collect();
+        let in_progress: Vec<_> = j
+            .checkpoints
+            .iter()
+            .filter(|c| c.finish_time.is_none())
+            .collect();
         assert_eq!(in_progress.len(), 1);
         assert_eq!(in_progress[0].epoch, last_done + 1);
-        assert!(j.checkpoints.iter().filter(|c| c.finish_time.is_some()).count() <= before);
+        assert!(
+            j.checkpoints
+                .iter()
+                .filter(|c| c.finish_time.is_some())
+                .count()
+                <= before
+        );
         w.switch_scenario(Scenario::Steady, NOW + 61_000_000);
         w.advance(NOW + 90_000_000);
-        assert!(w.jobs[0].checkpoints.iter().all(|c| c.finish_time.is_some()));
+        assert!(w.jobs[0]
+            .checkpoints
+            .iter()
+            .all(|c| c.finish_time.is_some()));
         assert!(w.jobs[0].checkpoints.last().unwrap().epoch > last_done + 1);
     }
 }

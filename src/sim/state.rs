@@ -80,7 +80,10 @@ impl SimPipeline {
 
     /// `(node_id, parallelism)` pairs for the document generator.
     pub fn doc_nodes(&self) -> Vec<(u32, u32)> {
-        self.nodes.iter().map(|n| (n.node_id, n.parallelism)).collect()
+        self.nodes
+            .iter()
+            .map(|n| (n.node_id, n.parallelism))
+            .collect()
     }
 }
 
@@ -154,7 +157,11 @@ pub struct SimJob {
 impl SimJob {
     /// A `Running` job of `pipeline_id` started at `start_time`, with generated metrics
     /// collected since then, `run_id` 1 and a seed derived from the id.
-    pub fn running(id: impl Into<String>, pipeline_id: impl Into<String>, start_time: u64) -> SimJob {
+    pub fn running(
+        id: impl Into<String>,
+        pipeline_id: impl Into<String>,
+        start_time: u64,
+    ) -> SimJob {
         let id = id.into();
         let seed = hash(&id.bytes().map(u64::from).collect::<Vec<_>>());
         SimJob {
@@ -253,7 +260,9 @@ pub struct ApiFaults {
 impl ApiFaults {
     /// Whether a request to `path` is affected.
     pub fn applies_to(&self, path: &str) -> bool {
-        self.path_contains.as_deref().is_none_or(|p| path.contains(p))
+        self.path_contains
+            .as_deref()
+            .is_none_or(|p| path.contains(p))
     }
 
     /// Whether any fault is set.
@@ -281,6 +290,19 @@ impl DocPlan {
         match self {
             DocPlan::Raw(s) => s.to_string(),
             DocPlan::Spec(spec) => spec.render(),
+        }
+    }
+
+    /// The document text; big generated documents are rendered on a blocking thread.
+    /// `None` if that thread failed.
+    pub async fn render_async(self) -> Option<String> {
+        match &self {
+            DocPlan::Spec(spec) if spec.point_count() > 200_000 => {
+                tokio::task::spawn_blocking(move || self.render())
+                    .await
+                    .ok()
+            }
+            _ => Some(self.render()),
         }
     }
 }
@@ -522,7 +544,8 @@ impl SimState {
 
     /// Sets a job's state name; returns false when there is no such job.
     pub fn set_job_state(&self, job_id: &str, state: &str) -> bool {
-        self.with_job(job_id, |j| j.state = state.to_string()).is_some()
+        self.with_job(job_id, |j| j.state = state.to_string())
+            .is_some()
     }
 
     /// Sets a job's metrics source; returns false when there is no such job.

@@ -30,7 +30,12 @@ async fn start_world(release: Release) -> FakeArroyo {
         vec![
             SimNode::new(0, "nexmark", "Nexmark<200 eps>", 2),
             SimNode::new(1, "chained_op", "nexmark -> watermark -> ArrowKey<_>", 2),
-            SimNode::new(4, "chained_op", "TumblingWindow<TumblingWindow> -> sink projection", 2),
+            SimNode::new(
+                4,
+                "chained_op",
+                "TumblingWindow<TumblingWindow> -> sink projection",
+                2,
+            ),
             SimNode::new(6, "blackhole", "Blackhole", 2),
         ],
     ));
@@ -113,7 +118,9 @@ async fn document_matches_expected_newest() {
     let arroyo = start_world(Release::Main).await;
     let expected = arroyo.state().expected_newest(JID).unwrap();
     assert_eq!(expected.len(), 40);
-    let doc = call(channel(&arroyo.rpc_url()).await, true, JID).await.unwrap();
+    let doc = call(channel(&arroyo.rpc_url()).await, true, JID)
+        .await
+        .unwrap();
     let v: Value = serde_json::from_str(&doc).unwrap();
     let mut found = 0;
     for op in v.as_array().unwrap() {
@@ -124,7 +131,11 @@ async fn document_matches_expected_newest() {
                 let idx = s["index"].as_u64().unwrap() as u32;
                 let pts = s["metrics"].as_array().unwrap();
                 // 182 s of collection: 91 samples; rates one fewer.
-                let want = if kind == MetricKind::Backpressure { 91 } else { 90 };
+                let want = if kind == MetricKind::Backpressure {
+                    91
+                } else {
+                    90
+                };
                 assert_eq!(pts.len(), want);
                 let last = pts.last().unwrap();
                 let e = expected
@@ -154,7 +165,9 @@ async fn zstd_both_ways() {
         .await
         .unwrap();
     assert_eq!(
-        resp.metadata().get("grpc-encoding").and_then(|v| v.to_str().ok()),
+        resp.metadata()
+            .get("grpc-encoding")
+            .and_then(|v| v.to_str().ok()),
         Some("zstd")
     );
     assert!(resp.into_inner().metrics.starts_with("[{\"node_id\":"));
@@ -174,20 +187,29 @@ async fn rpc_faults() {
     let s = arroyo.state();
     let ch = channel(&arroyo.rpc_url()).await;
 
-    s.set_rpc_faults(Some(JID), RpcFaults::status(Code::Unavailable, "overloaded"));
+    s.set_rpc_faults(
+        Some(JID),
+        RpcFaults::status(Code::Unavailable, "overloaded"),
+    );
     let e = call(ch.clone(), true, JID).await.unwrap_err();
     assert_eq!((e.code(), e.message()), (Code::Unavailable, "overloaded"));
 
     s.clear_faults();
     s.set_rpc_faults(None, RpcFaults::status(Code::Internal, "boom"));
-    assert_eq!(call(ch.clone(), true, JID).await.unwrap_err().code(), Code::Internal);
+    assert_eq!(
+        call(ch.clone(), true, JID).await.unwrap_err().code(),
+        Code::Internal
+    );
     // A per-job entry replaces the global one.
     s.set_rpc_faults(Some(JID), RpcFaults::default());
     assert!(call(ch.clone(), true, JID).await.is_ok());
 
     s.clear_faults();
     s.set_rpc_faults(None, RpcFaults::not_found());
-    assert_eq!(call(ch.clone(), true, JID).await.unwrap_err().code(), Code::NotFound);
+    assert_eq!(
+        call(ch.clone(), true, JID).await.unwrap_err().code(),
+        Code::NotFound
+    );
 
     s.clear_faults();
     s.set_rpc_faults(Some(JID), RpcFaults::malformed());
@@ -220,7 +242,10 @@ async fn rpc_faults() {
 
     s.clear_faults();
     s.set_leader_mode(true);
-    assert_eq!(call(ch.clone(), true, JID).await.unwrap_err().code(), Code::NotFound);
+    assert_eq!(
+        call(ch.clone(), true, JID).await.unwrap_err().code(),
+        Code::NotFound
+    );
     let (status, body) = get_json(&format!(
         "{}/api/v1/pipelines/{PID}/jobs/{JID}/operator_metric_groups",
         arroyo.api_url()
@@ -248,7 +273,9 @@ async fn restart_rpc_keeps_port_and_kills_connections() {
     assert!(call(ch.clone(), false, JID).await.is_ok());
 
     arroyo.stop_rpc().await;
-    assert!(tokio::net::TcpStream::connect(arroyo.rpc_addr()).await.is_err());
+    assert!(tokio::net::TcpStream::connect(arroyo.rpc_addr())
+        .await
+        .is_err());
     let e = call(ch.clone(), false, JID).await.unwrap_err();
     assert_eq!(e.code(), Code::Unavailable, "{e:?}");
 
@@ -274,7 +301,11 @@ async fn restart_rpc_keeps_port_and_kills_connections() {
     // The REST API, too.
     let api_port = arroyo.api_addr().port();
     arroyo.stop_api().await;
-    assert!(http().get(format!("{}/api/v1/jobs", arroyo.api_url())).send().await.is_err());
+    assert!(http()
+        .get(format!("{}/api/v1/jobs", arroyo.api_url()))
+        .send()
+        .await
+        .is_err());
     arroyo.restart_api().await.unwrap();
     assert_eq!(arroyo.api_addr().port(), api_port);
     let (status, _) = get_json(&format!("{}/api/v1/jobs", arroyo.api_url())).await;
@@ -338,7 +369,12 @@ async fn rest_shapes_per_release() {
         s.set_job_metrics(JID, MetricsSource::None);
         let (_, body) = get_json(&omg).await;
         assert_eq!(body, serde_json::json!({"data": []}));
-        assert_eq!(s.rest_calls(&format!("/api/v1/pipelines/{PID}/jobs/{JID}/operator_metric_groups")), 2);
+        assert_eq!(
+            s.rest_calls(&format!(
+                "/api/v1/pipelines/{PID}/jobs/{JID}/operator_metric_groups"
+            )),
+            2
+        );
         assert_eq!(s.rest_calls("/api/v1/jobs"), 1);
         arroyo.shutdown().await;
     }
@@ -349,7 +385,10 @@ async fn checkpoints_and_live_checkpointing() {
     let arroyo = start_world(Release::Main).await;
     let s = arroyo.state();
     s.update(|w| w.live = true);
-    let url = format!("{}/api/v1/pipelines/{PID}/jobs/{JID}/checkpoints", arroyo.api_url());
+    let url = format!(
+        "{}/api/v1/pipelines/{PID}/jobs/{JID}/checkpoints",
+        arroyo.api_url()
+    );
     let (st, body) = get_json(&url).await;
     assert_eq!(st, 200);
     let cps = body["data"].as_array().unwrap();
@@ -360,7 +399,10 @@ async fn checkpoints_and_live_checkpointing() {
     assert!(cps.last().unwrap()["finish_time"].is_u64());
     s.set_fixed_now(Some(NOW + 20_000_000));
     let (_, body) = get_json(&url).await;
-    assert_eq!(body["data"].as_array().unwrap().last().unwrap()["epoch"], 20);
+    assert_eq!(
+        body["data"].as_array().unwrap().last().unwrap()["epoch"],
+        20
+    );
 }
 
 #[tokio::test]
@@ -423,7 +465,10 @@ async fn token_required() {
     assert_eq!(r.status().as_u16(), 200);
     assert_eq!(r.text().await.unwrap(), "{\"data\":[]}");
     arroyo.state().set_api_token(None);
-    assert_eq!(http().get(&url).send().await.unwrap().status().as_u16(), 200);
+    assert_eq!(
+        http().get(&url).send().await.unwrap().status().as_u16(),
+        200
+    );
 }
 
 #[tokio::test]
@@ -437,15 +482,24 @@ async fn api_faults() {
         status: Some(500),
         ..Default::default()
     });
-    assert_eq!(http().get(&jobs).send().await.unwrap().status().as_u16(), 500);
+    assert_eq!(
+        http().get(&jobs).send().await.unwrap().status().as_u16(),
+        500
+    );
 
     s.set_api_faults(ApiFaults {
         status: Some(401),
         path_contains: Some("/jobs".into()),
         ..Default::default()
     });
-    assert_eq!(http().get(&jobs).send().await.unwrap().status().as_u16(), 401);
-    assert_eq!(http().get(&pipes).send().await.unwrap().status().as_u16(), 200);
+    assert_eq!(
+        http().get(&jobs).send().await.unwrap().status().as_u16(),
+        401
+    );
+    assert_eq!(
+        http().get(&pipes).send().await.unwrap().status().as_u16(),
+        200
+    );
 
     s.set_api_faults(ApiFaults {
         html_body: true,
@@ -453,21 +507,38 @@ async fn api_faults() {
     });
     let r = http().get(&jobs).send().await.unwrap();
     assert_eq!(r.status().as_u16(), 200);
-    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(r.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
     assert!(r.text().await.unwrap().starts_with("<!DOCTYPE html>"));
 
     s.set_api_faults(ApiFaults {
         malformed_json: true,
         ..Default::default()
     });
-    let b = http().get(&jobs).send().await.unwrap().bytes().await.unwrap();
+    let b = http()
+        .get(&jobs)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     assert!(serde_json::from_slice::<Value>(&b).is_err());
 
     s.set_api_faults(ApiFaults {
         invalid_utf8: true,
         ..Default::default()
     });
-    let b = http().get(&jobs).send().await.unwrap().bytes().await.unwrap();
+    let b = http()
+        .get(&jobs)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     assert!(std::str::from_utf8(&b).is_err());
 
     s.set_api_faults(ApiFaults {
@@ -488,7 +559,11 @@ async fn api_faults() {
 #[tokio::test]
 async fn scenario_over_http_and_controller_down() {
     let world = demo_world(Release::Main, 3, 2, 7, super::state::system_now_micros());
-    let arroyo = FakeArroyo::builder(Release::Main).world(world).start().await.unwrap();
+    let arroyo = FakeArroyo::builder(Release::Main)
+        .world(world)
+        .start()
+        .await
+        .unwrap();
     let api = arroyo.api_url();
     let (st, body) = get_json(&format!("{api}/sim/scenario")).await;
     assert_eq!((st, body["scenario"].as_str()), (200, Some("steady")));
@@ -496,11 +571,18 @@ async fn scenario_over_http_and_controller_down() {
     let victim = arroyo.state().lock().jobs[0].id.clone();
     assert!(call(ch.clone(), true, &victim).await.is_ok());
 
-    let r = http().post(format!("{api}/sim/scenario/controller-down")).send().await.unwrap();
+    let r = http()
+        .post(format!("{api}/sim/scenario/controller-down"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     let mut down = false;
     for _ in 0..100 {
-        if tokio::net::TcpStream::connect(arroyo.rpc_addr()).await.is_err() {
+        if tokio::net::TcpStream::connect(arroyo.rpc_addr())
+            .await
+            .is_err()
+        {
             down = true;
             break;
         }
@@ -514,7 +596,11 @@ async fn scenario_over_http_and_controller_down() {
     .await;
     assert_eq!(st, 500);
 
-    let r = http().post(format!("{api}/sim/scenario/job-failed")).send().await.unwrap();
+    let r = http()
+        .post(format!("{api}/sim/scenario/job-failed"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     let (_, jobs) = get_json(&format!("{api}/api/v1/jobs")).await;
     assert_eq!(jobs["data"][0]["state"], "Failed");
@@ -531,7 +617,11 @@ async fn scenario_over_http_and_controller_down() {
     }
     assert!(up);
 
-    let r = http().post(format!("{api}/sim/scenario/nonsense")).send().await.unwrap();
+    let r = http()
+        .post(format!("{api}/sim/scenario/nonsense"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 400);
     assert_eq!(arroyo.state().scenario(), Scenario::JobFailed);
 }
@@ -549,24 +639,40 @@ async fn fixture_worlds_serve_the_captures() {
         eprintln!("fixtures not found; skipping");
         return;
     };
-    for (release, sub) in [(Release::Main, "arroyo-real"), (Release::V0_15, "arroyo-v0.15")] {
+    for (release, sub) in [
+        (Release::Main, "arroyo-real"),
+        (Release::V0_15, "arroyo-v0.15"),
+    ] {
         let world = fixture_world(release, &dir).unwrap();
         let job_id = world.jobs[0].id.clone();
         let pid = world.pipelines[0].id.clone();
         assert_eq!(
-            world.pipelines[0].nodes.iter().map(|n| n.node_id).collect::<Vec<_>>(),
+            world.pipelines[0]
+                .nodes
+                .iter()
+                .map(|n| n.node_id)
+                .collect::<Vec<_>>(),
             [0, 1, 4, 6]
         );
-        let arroyo = FakeArroyo::builder(release).world(world).start().await.unwrap();
-        let doc = call(channel(&arroyo.rpc_url()).await, release == Release::Main, &job_id)
+        let arroyo = FakeArroyo::builder(release)
+            .world(world)
+            .start()
             .await
             .unwrap();
+        let doc = call(
+            channel(&arroyo.rpc_url()).await,
+            release == Release::Main,
+            &job_id,
+        )
+        .await
+        .unwrap();
         let want = std::fs::read_to_string(dir.join(sub).join("job_metrics_rpc.json")).unwrap();
         assert_eq!(doc, want);
-        let (st, jobs) = get_json(&format!("{}/api/v1/pipelines/{pid}/jobs", arroyo.api_url())).await;
+        let (st, jobs) =
+            get_json(&format!("{}/api/v1/pipelines/{pid}/jobs", arroyo.api_url())).await;
         assert_eq!(st, 200);
         assert_eq!(jobs["data"][0]["id"], job_id.as_str());
-        assert_eq!(jobs["data"][0]["start_time"].as_u64().is_some(), true);
+        assert!(jobs["data"][0]["start_time"].as_u64().is_some());
     }
     assert!(fixture_world(Release::V0_13, &dir).is_err());
 }

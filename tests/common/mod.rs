@@ -130,14 +130,24 @@ impl Scrape {
     pub fn find(&self, name: &str, want: &[(&str, &str)]) -> Vec<&Sample> {
         self.samples
             .iter()
-            .filter(|s| s.name == name && want.iter().all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v)))
+            .filter(|s| {
+                s.name == name
+                    && want
+                        .iter()
+                        .all(|(k, v)| s.labels.get(*k).map(String::as_str) == Some(*v))
+            })
             .collect()
     }
 
     /// The single value of `name` with labels `want`; panics when not exactly one.
     pub fn value(&self, name: &str, want: &[(&str, &str)]) -> f64 {
         let found = self.find(name, want);
-        assert_eq!(found.len(), 1, "expected one {name}{want:?}, found {found:?}\n{}", self.body);
+        assert_eq!(
+            found.len(),
+            1,
+            "expected one {name}{want:?}, found {found:?}\n{}",
+            self.body
+        );
         found[0].value
     }
 
@@ -199,12 +209,17 @@ pub fn parse_exposition(body: &str) -> Vec<Sample> {
             }
             rest = &rest[end..];
         }
-        let value_str = rest.split_whitespace().next().unwrap_or_else(|| panic!("no value {line:?}"));
+        let value_str = rest
+            .split_whitespace()
+            .next()
+            .unwrap_or_else(|| panic!("no value {line:?}"));
         let value = match value_str {
             "+Inf" => f64::INFINITY,
             "-Inf" => f64::NEG_INFINITY,
             "NaN" => f64::NAN,
-            v => v.parse().unwrap_or_else(|_| panic!("bad value {v:?} in {line:?}")),
+            v => v
+                .parse()
+                .unwrap_or_else(|_| panic!("bad value {v:?} in {line:?}")),
         };
         out.push(Sample {
             name: name.to_string(),

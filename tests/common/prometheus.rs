@@ -55,7 +55,10 @@ impl Prometheus {
         let log = std::fs::File::create(dir.path().join("prometheus.log")).unwrap();
         let child = Command::new(&bin)
             .arg(format!("--config.file={}", cfg_path.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.path().join("data").display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
             .arg(format!("--web.listen-address=127.0.0.1:{port}"))
             .arg("--web.enable-lifecycle")
             .stdout(Stdio::null())
@@ -94,7 +97,10 @@ impl Prometheus {
             .unwrap_or_else(|e| panic!("prometheus API {path_and_query}: {e}"));
         let v: serde_json::Value = serde_json::from_str(&body)
             .unwrap_or_else(|e| panic!("prometheus API {path_and_query}: {e}: {body}"));
-        assert!(status == 200 || status == 400 || status == 422, "HTTP {status}: {body}");
+        assert!(
+            status == 200 || status == 400 || status == 422,
+            "HTTP {status}: {body}"
+        );
         v
     }
 
@@ -110,11 +116,11 @@ impl Prometheus {
         let started = Instant::now();
         loop {
             let v = self.api("/api/v1/targets");
-            let active = v["data"]["activeTargets"].as_array().cloned().unwrap_or_default();
-            let scraped = active
-                .iter()
-                .filter(|t| t["health"] != "unknown")
-                .count();
+            let active = v["data"]["activeTargets"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            let scraped = active.iter().filter(|t| t["health"] != "unknown").count();
             if active.len() >= n_targets && scraped >= n_targets {
                 return active;
             }
@@ -168,7 +174,11 @@ pub fn ureq_get(url: &str) -> Result<(u16, String), String> {
     };
     let mut s = std::net::TcpStream::connect(host).map_err(|e| e.to_string())?;
     s.set_read_timeout(Some(Duration::from_secs(30))).ok();
-    write!(s, "GET {path} HTTP/1.0\r\nHost: {host}\r\nConnection: close\r\n\r\n").map_err(|e| e.to_string())?;
+    write!(
+        s,
+        "GET {path} HTTP/1.0\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .map_err(|e| e.to_string())?;
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).map_err(|e| e.to_string())?;
     let text = String::from_utf8_lossy(&buf).to_string();
