@@ -1189,6 +1189,10 @@ mod tests {
                 },
             ],
             subtask_series: true,
+            job_families: false,
+            topology: false,
+            pipeline_tags: Vec::new(),
+            checkpoints: Default::default(),
             exporter: ExporterStats {
                 version: "0.1.0".to_string(),
                 revision: "abc123".to_string(),

@@ -776,7 +776,9 @@ fn check_snapshot(snapshot: &Snapshot) -> Result<(), String> {
     let expected = expected_rates(snapshot);
     let mut got: BTreeMap<SeriesKey, f64> = BTreeMap::new();
     for f in &families {
-        if !(f.name.starts_with("arroyo_subtask_") || f.name.starts_with("arroyo_operator_")) {
+        if !((f.name.starts_with("arroyo_subtask_") || f.name.starts_with("arroyo_operator_"))
+            && f.name != "arroyo_operator_parallelism")
+        {
             continue;
         }
         for s in &f.samples {
@@ -925,6 +927,10 @@ fn nasty_snapshot() -> Snapshot {
             },
         ],
         subtask_series: true,
+        job_families: true,
+        topology: true,
+        pipeline_tags: vec!["team".to_string(), "env \"x\"".to_string()],
+        checkpoints: Default::default(),
         exporter: ExporterStats {
             version: "0.1.0-\"dev\"".to_string(),
             revision: "abc\\123\n".to_string(),
@@ -1322,6 +1328,10 @@ fn snapshot() -> impl Strategy<Value = Snapshot> {
                     })
                     .collect(),
                 subtask_series,
+                job_families: subtask_series,
+                topology: up,
+                pipeline_tags: vec!["team".to_string()],
+                checkpoints: Default::default(),
                 exporter,
             },
         )

@@ -117,10 +117,18 @@ where
 /// as is a `value` that is not a number; a value outside the `f64` range (e.g. `1e400`)
 /// is an error when it is the one kept (older points' values are only checked to be
 /// numbers, not converted).
+///
+/// A hand-written scanner reads well-formed documents (see "Fast path" below); the
+/// streaming serde decoder takes over whenever the scanner gives up, and reports errors.
 pub fn decode_job_metrics(doc: &[u8]) -> Result<model::JobMetrics, DecodeError> {
-    if let Some(metrics) = fast_job_metrics(doc) {
-        return Ok(metrics);
+    match fast_job_metrics(doc) {
+        Some(metrics) => Ok(metrics),
+        None => serde_job_metrics(doc),
     }
+}
+
+/// [`decode_job_metrics`] through serde only.
+fn serde_job_metrics(doc: &[u8]) -> Result<model::JobMetrics, DecodeError> {
     let mut acc = Acc::default();
     run_seed(DOC_METRICS, doc, OperatorListSeed(&mut acc))?;
     Ok(acc.finish())
@@ -129,9 +137,14 @@ pub fn decode_job_metrics(doc: &[u8]) -> Result<model::JobMetrics, DecodeError> 
 /// Decodes the REST bridge `operator_metric_groups` answer, `{"data": [ <same list as
 /// the JobMetrics document> ]}`, with the same rules as [`decode_job_metrics`].
 pub fn decode_metric_groups_envelope(body: &[u8]) -> Result<model::JobMetrics, DecodeError> {
-    if let Some(metrics) = fast_envelope(body) {
-        return Ok(metrics);
+    match fast_envelope(body) {
+        Some(metrics) => Ok(metrics),
+        None => serde_envelope(body),
     }
+}
+
+/// [`decode_metric_groups_envelope`] through serde only.
+fn serde_envelope(body: &[u8]) -> Result<model::JobMetrics, DecodeError> {
     let mut acc = Acc::default();
     run_seed(DOC_METRICS_ENVELOPE, body, EnvelopeSeed(&mut acc))?;
     Ok(acc.finish())
@@ -2801,20 +2814,290 @@ mod tests {
         }
     }
 
+    // --- the fast scanner ---------------------------------------------------------------
+
+    /// The scanner's rule: when it answers, serde answers exactly the same. Returns
+    /// whether the scanner answered.
+    fn check_fast(doc: &[u8]) -> bool {
+        let fast = fast_job_metrics(doc);
+        if let Some(f) = &fast {
+            assert_eq!(
+                serde_job_metrics(doc).as_ref(),
+                Ok(f),
+                "{}",
+                String::from_utf8_lossy(doc)
+            );
+        }
+        // The public decoder never disagrees with serde, whichever path it took.
+        assert_eq!(decode_job_metrics(doc), serde_job_metrics(doc));
+        fast.is_some()
+    }
+
+    fn check_fast_envelope(body: &[u8]) -> bool {
+        let fast = fast_envelope(body);
+        if let Some(f) = &fast {
+            assert_eq!(serde_envelope(body).as_ref(), Ok(f));
+        }
+        assert_eq!(decode_metric_groups_envelope(body), serde_envelope(body));
+        fast.is_some()
+    }
+
+    #[test]
+    fn digit_helpers() {
+        for s in [
+            "",
+            "0",
+            "7",
+            "12345678",
+            "123456789",
+            "1795608672537751",
+            "00000000000000000001",
+            "18446744073709551615",
+            "18446744073709551616",
+            "99999999999999999999",
+            "999999999999999999999999",
+        ] {
+            let want = if s.is_empty() { Some(0) } else { s.parse().ok() };
+            assert_eq!(digits_value(s.as_bytes()), want, "{s}");
+        }
+        let mut rng = Rng(42);
+        for _ in 0..10_000 {
+            let v = rng.next() % 100_000_000;
+            let text = format!("{v:08}");
+            let chunk: [u8; 8] = text.as_bytes().try_into().unwrap();
+            assert_eq!(eight_digits(chunk), v, "{text}");
+        }
+        for c in 0..=255u8 {
+            assert_eq!(
+                digit_run(&[c; 11], 0),
+                if c.is_ascii_digit() { 11 } else { 0 },
+                "{c}"
+            );
+            for len in 0..20 {
+                let mut v = b"ab".to_vec();
+                v.extend(std::iter::repeat_n(b'7', len));
+                v.push(c);
+                v.extend_from_slice(b"12");
+                let want = if c.is_ascii_digit() { len + 3 } else { len };
+                assert_eq!(digit_run(&v, 2), want, "{len} {c}");
+            }
+        }
+    }
+
+    #[test]
+    fn number_grammar_matches_serde() {
+        let texts = [
+            "0", "-0", "1", "-1", "01", "-01", "00", "1.", "1.5", "-1.5", ".5", "1e", "1e5",
+            "1E5", "1e+5", "1e-5", "1E-05", "1.5e300", "1e400", "-", "+1", "1.5.2", "0.0",
+            "23.18069163566513", "0.0039057732210423524", "1e-7", "12345678901234567890123",
+            "1x", "Infinity", "NaN", "0x10", "1_000", "--1", "1e+", "1.e5",
+        ];
+        for text in texts {
+            let b = text.as_bytes();
+            let ours = number_end(b, 0) == Some(b.len());
+            let serde = serde_json::from_str::<IgnoredAny>(text).is_ok()
+                && matches!(b[0], b'-' | b'0'..=b'9');
+            assert_eq!(ours, serde, "{text}");
+        }
+    }
+
+    #[test]
+    fn fast_path_reads_every_capture() {
+        for rel in METRICS_DOCS {
+            assert!(check_fast(&fixture(rel)), "{rel}");
+        }
+        for rel in ENVELOPES {
+            assert!(check_fast_envelope(&fixture(rel)), "{rel}");
+        }
+        // Pretty-printed (whitespace everywhere): the general path, still no serde.
+        for rel in METRICS_DOCS {
+            let pretty = serde_json::to_vec_pretty(&fixture_value(rel)).unwrap();
+            assert!(check_fast(&pretty), "{rel}");
+        }
+        // Older releases' keys.
+        let list = fixture_value("arroyo-v0.15/job_metrics_rpc.json");
+        for (node_key, groups_key, words) in [
+            ("nodeId", "metricGroups", false),
+            ("operatorId", "metricGroups", true),
+        ] {
+            let doc = rewrite_operators(&list, node_key, groups_key, words);
+            assert!(check_fast(&serde_json::to_vec(&doc).unwrap()));
+        }
+    }
+
+    #[test]
+    fn fast_path_on_generated_documents_of_every_release() {
+        use crate::sim::{expected_newest, generate_metrics_document, Release};
+        let end = 1_795_608_672_537_756;
+        let nodes = [(0, 3), (1, 2), (4, 1), (6, 2)];
+        for release in Release::ALL {
+            for samples in [0, 1, 2, 3, 77, 150, 151, 400] {
+                let doc = generate_metrics_document(release, &nodes, samples, end, 17);
+                assert!(check_fast(doc.as_bytes()), "{release} {samples}");
+                let got = decode_job_metrics(doc.as_bytes()).unwrap();
+                let want: BTreeMap<SeriesKey, Point> =
+                    expected_newest(release, &nodes, samples, end, 17)
+                        .into_iter()
+                        .map(|s| ((s.node_id, s.subtask_idx, s.kind), s.point))
+                        .collect();
+                assert_eq!(as_map(&got), want, "{release} {samples}");
+                assert_eq!(got, naive(&serde_json::from_str(&doc).unwrap()));
+                // The REST bridge's envelope around the same list.
+                let envelope = format!(r#"{{"data":{doc}}}"#);
+                assert!(check_fast_envelope(envelope.as_bytes()));
+            }
+        }
+    }
+
+    #[test]
+    fn fast_path_on_random_documents() {
+        let mut rng = Rng(0x5EED_0F_FA57);
+        let mut fast = 0;
+        for _ in 0..3000 {
+            let doc = generated_doc(&mut rng);
+            fast += usize::from(check_fast(doc.as_bytes()));
+        }
+        // Escaped names and ids go to serde; the rest must not.
+        assert!(fast > 500, "{fast}");
+    }
+
+    #[test]
+    fn fast_path_edge_cases() {
+        for doc in [
+            r#"[]"#,
+            " [ ] ",
+            r#"[{"node_id":0,"metric_groups":[]}]"#,
+            r#"[{"node_id":18446744073709551615,"metric_groups":[]}]"#,
+            r#"[{"node_id":"","metric_groups":[]}]"#,
+            r#"[{"node_id":"é 漢字 🚀","metric_groups":[{"name":"bytes_recv","subtasks":[{"index":0,"metrics":[{"time":1,"value":1}]}]}]}]"#,
+            r#"[{"node_id":1,"metric_groups":[{"name":"bytes_recv","subtasks":[{"index":4294967295,"metrics":[{"time":18446744073709551615,"value":-1e300}]}]}]}]"#,
+            r#"[{"node_id":1,"metric_groups":[{"name":"bytes_recv","subtasks":[{"index":0,"metrics":[{"time":2,"value":1e400},{"time":3,"value":5}]}]}]}]"#,
+            r#"[{"node_id":1,"metric_groups":[{"name":"bytes_recv","subtasks":[{"index":0,"metrics":[{"time":3,"value":null},{"time":2},{"value":1,"time":1,"x":[{"y":[]},{}]}]}]}]}]"#,
+            r#"[{"node_id":1,"metric_groups":[{"name":"other","subtasks":{"any":["thing",1.5e3,true,false,null]}}]}]"#,
+            r#"[{"x":{"a":[[[[]]]],"b":{}},"node_id":1,"metric_groups":[{"subtasks":[{"metrics":[],"index":2}],"name":"backpressure"}]}]"#,
+            r#"[{"node_id":1,"metric_groups":[{"name":"backpressure","subtasks":[{"index":0,"metrics":[{"time":5,"value":0.5},{"time":5,"value":0.25},{"time":4,"value":0.75}]}]}]}]"#,
+        ] {
+            assert!(check_fast(doc.as_bytes()), "{doc}");
+        }
+        // Left to serde (which accepts or rejects them).
+        for doc in [
+            r#"[{"node_id":-3,"metric_groups":[]}]"#,
+            r#"[{"node_id":"a\"b","metric_groups":[]}]"#,
+            r#"[{"node_id":1,"metric_groups":[{"name":"bytes\u005frecv","subtasks":[]}]}]"#,
+            r#"[{"node_id":1,"metric_groups":[],"x":"\n"}]"#,
+            r#"[{"node_id":1,"metric_groups":[{"name":"bytes_recv","subtasks":[{"index":0,"metrics":[{"time":1,"value":1e400}]}]}]}]"#,
+            r#"[{"node_id":1,"metric_groups":[{"name":"bytes_recv","subtasks":[{"index":0,"metrics":[{"time":1,"value":"1"}]}]}]}]"#,
+            r#"[{"node_id":1,"metric_groups":[{"name":"bytes_recv","subtasks":[{"index":0,"metrics":[{"time":1,"time":2,"value":1}]}]}]}]"#,
+            r#"[{"node_id":1,"metric_groups":[{"name":"bytes_recv","subtasks":[{"index":0,"metrics":[{"time":1.0,"value":1}]}]}]}]"#,
+            r#"[{"node_id":1,"metric_groups":[{"name":"bytes_recv","subtasks":[{"index":0,"metrics":[{"time":01,"value":1}]}]}]}]"#,
+            r#"[{"node_id":1,"metric_groups":[{"name":"bytes_recv","subtasks":[{"index":0,"metrics":[{"time":1,"value":01}]}]}]}]"#,
+            r#"[{"node_id":1,"metric_groups":[{"name":"bytes_recv","subtasks":[{"index":0,"metrics":[{"time":1,"value":1},]}]}]}]"#,
+            "[] x",
+            "\u{feff}[]",
+        ] {
+            assert!(!check_fast(doc.as_bytes()), "{doc}");
+        }
+        let deep = format!(
+            r#"[{{"node_id":1,"metric_groups":[],"x":{}{}}}]"#,
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        assert!(!check_fast(deep.as_bytes()));
+        let shallow = format!(
+            r#"[{{"node_id":1,"metric_groups":[],"x":{}{}}}]"#,
+            "[{\"a\":".repeat(32),
+            "}]".repeat(32)
+        );
+        assert!(check_fast(shallow.as_bytes()));
+    }
+
+    /// Corrupted documents: whatever the scanner accepts, serde accepts identically, and
+    /// nothing panics.
+    #[test]
+    fn fast_path_on_mutated_documents() {
+        use crate::sim::{generate_metrics_document, Release};
+        const BYTES: &[u8] = b"{}[]\",:0123456789.eE+- \n\\ntrufalsx\x00\xff\xc3";
+        let mut rng = Rng(0xD1FF_E7E7);
+        let mut bases: Vec<Vec<u8>> = Release::ALL
+            .iter()
+            .map(|r| generate_metrics_document(*r, &[(0, 2), (3, 1)], 4, 1_795_608_672_537_756, 3))
+            .map(String::into_bytes)
+            .collect();
+        bases.extend((0..20).map(|_| generated_doc(&mut rng).into_bytes()));
+        let (mut fast, mut total) = (0, 0);
+        for round in 0..40_000 {
+            let base = &bases[round % bases.len()];
+            let mut doc = base.clone();
+            for _ in 0..=rng.below(2) {
+                if doc.is_empty() {
+                    break;
+                }
+                let at = rng.below(doc.len() as u64) as usize;
+                let byte = BYTES[rng.below(BYTES.len() as u64) as usize];
+                match rng.below(5) {
+                    0 => doc[at] = byte,
+                    1 => doc.insert(at, byte),
+                    2 => {
+                        doc.remove(at);
+                    }
+                    3 => doc.truncate(at),
+                    _ => {
+                        let end = (at + 1 + rng.below(40) as usize).min(doc.len());
+                        let piece = doc[at..end].to_vec();
+                        doc.splice(at..at, piece);
+                    }
+                }
+            }
+            total += 1;
+            fast += usize::from(check_fast(&doc));
+            let envelope = [b"{\"data\":".as_slice(), &doc, b"}"].concat();
+            check_fast_envelope(&envelope);
+        }
+        // Many mutations hit points' digits and still make valid documents.
+        assert!(fast > total / 20, "{fast} of {total}");
+        // Random bytes.
+        for _ in 0..5000 {
+            let len = rng.below(64) as usize;
+            let doc: Vec<u8> = (0..len)
+                .map(|_| BYTES[rng.below(BYTES.len() as u64) as usize])
+                .collect();
+            check_fast(&doc);
+        }
+    }
+
     /// `cargo test --release --lib arroyo::wire::tests::throughput -- --ignored --nocapture`
     #[test]
     #[ignore]
     fn throughput() {
-        let bytes = fixture("arroyo-real/job_metrics_rpc_full_window.json");
-        let rounds = 2000;
-        let start = std::time::Instant::now();
-        for _ in 0..rounds {
-            std::hint::black_box(decode_job_metrics(std::hint::black_box(&bytes)).unwrap());
-        }
-        let secs = start.elapsed().as_secs_f64();
-        println!(
-            "decode_job_metrics: {:.0} MB/s",
-            (bytes.len() * rounds) as f64 / secs / 1e6
+        let generated = crate::sim::generate_metrics_document(
+            crate::sim::Release::Main,
+            &[(0, 25), (1, 25), (2, 25), (3, 25)],
+            151,
+            1_795_608_672_537_756,
+            1,
         );
+        for (name, bytes) in [
+            (
+                "full-window capture",
+                fixture("arroyo-real/job_metrics_rpc_full_window.json"),
+            ),
+            ("generated, 100 subtasks", generated.into_bytes()),
+        ] {
+            let rounds = (500_000_000 / bytes.len()).max(1);
+            for (path, decode) in [
+                ("decode_job_metrics", decode_job_metrics as fn(&[u8]) -> _),
+                ("serde path", serde_job_metrics),
+            ] {
+                let start = std::time::Instant::now();
+                for _ in 0..rounds {
+                    std::hint::black_box(decode(std::hint::black_box(&bytes)).unwrap());
+                }
+                let secs = start.elapsed().as_secs_f64();
+                println!(
+                    "{name}: {path}: {:.0} MB/s",
+                    (bytes.len() * rounds) as f64 / secs / 1e6
+                );
+            }
+        }
     }
 }
