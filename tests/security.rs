@@ -889,6 +889,19 @@ async fn decoy() -> (SocketAddr, Arc<AtomicUsize>) {
     (addr, count)
 }
 
+/// Escapes every byte but `[A-Za-z0-9_-]` as `%XX` (what a safe path segment looks like).
+fn escape_segment(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b == b'_' || b == b'-' {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 /// Sends `raw` (a whole HTTP/1.1 request) and returns the status line.
 fn raw_request(addr: SocketAddr, raw: &str) -> String {
     let mut s = std::net::TcpStream::connect(addr).unwrap();
@@ -908,7 +921,7 @@ async fn requests_cannot_steer_outbound_calls() {
     let (decoy_addr, decoy_hits) = decoy().await;
     let d = decoy_addr.to_string();
     // Ids from the API that try to leave the configured host when put into a URL.
-    let arroyo = FakeArroyo::start(Release::V0_15).await.unwrap();
+    let arroyo = FakeArroyo::start(Release::Main).await.unwrap();
     let st = arroyo.state();
     st.set_fixed_now(Some(now_micros()));
     let nasty_pipeline = format!("pl_x/../../@{d}/?q=1#frag");
@@ -978,20 +991,35 @@ async fn requests_cannot_steer_outbound_calls() {
             );
             assert!(!path.contains(&d), "{source:?}: {path}");
         }
-        // The ids were sent percent-encoded, under the configured host: the nasty job's
-        // metrics were fetched like any other job's.
+        // The ids were sent percent-encoded, under the configured host.
         let s = ex.scrape(None).await;
-        assert_eq!(
+        let series = |job: &str| {
             s.find(
                 "arroyo_subtask_sent_messages_per_second",
-                &[("job_id", nasty_job.as_str())]
+                &[("job_id", job)],
             )
-            .len(),
-            1,
-            "{source:?} {:?}\n{}",
-            st.rest_call_counts(),
-            s.body
-        );
+            .len()
+        };
+        assert_eq!(series("job_Plain00001"), 1, "{source:?}\n{}", s.body);
+        match source {
+            // The RPC carries the id in its body: the nasty job is fetched like any other.
+            arroyo_exporter::config::MetricsSource::Rpc => {
+                assert_eq!(series(&nasty_job), 1, "{}", s.body)
+            }
+            // REST puts it into the path, every reserved byte escaped.
+            arroyo_exporter::config::MetricsSource::Rest => {
+                let want = format!(
+                    "/api/v1/pipelines/{}/jobs/{}/operator_metric_groups",
+                    escape_segment(&nasty_pipeline),
+                    escape_segment(&nasty_job)
+                );
+                assert!(
+                    st.rest_call_counts().contains_key(&want),
+                    "{want} not in {:?}",
+                    st.rest_call_counts()
+                );
+            }
+        }
         ex.stop().await;
     }
     assert_eq!(decoy_hits.load(Ordering::SeqCst), 0);

@@ -4,7 +4,7 @@
 //! controller restarts. Responses may be zstd or gzip compressed; requests are sent
 //! uncompressed or zstd (Arroyo refuses gzip-compressed requests).
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::time::Duration;
 
 use tonic::codec::CompressionEncoding;
@@ -45,6 +45,8 @@ pub struct RpcClient {
     service: ControllerService,
     /// The generation that answered last (auto mode), one of the `GEN_*` values.
     learned: AtomicU8,
+    /// Whether requests are sent zstd-compressed; cleared when the server refuses them.
+    send_zstd: AtomicBool,
     timeout: Duration,
     max_message_size: usize,
 }
@@ -92,6 +94,7 @@ impl RpcClient {
             channel: channel(cfg)?,
             service: cfg.service,
             learned: AtomicU8::new(GEN_UNKNOWN),
+            send_zstd: AtomicBool::new(true),
             timeout: cfg.timeout,
             max_message_size: cfg.max_message_size,
         })
@@ -141,24 +144,51 @@ impl RpcClient {
         }
     }
 
+    /// One call; a server that refuses zstd-compressed requests (a build without zstd)
+    /// gets the request again uncompressed, and later calls stay uncompressed.
     async fn call(&self, generation: u8, job_id: &str) -> Result<RpcAnswer, RpcError> {
+        let zstd = self.send_zstd.load(Ordering::Relaxed);
+        match self.call_once(generation, job_id, zstd).await {
+            Err(e)
+                if zstd && e.kind == "grpc_unimplemented" && e.message.contains("compressed") =>
+            {
+                tracing::info!(
+                    "the controller refuses zstd-compressed requests; sending them uncompressed"
+                );
+                self.send_zstd.store(false, Ordering::Relaxed);
+                self.call_once(generation, job_id, false).await
+            }
+            other => other,
+        }
+    }
+
+    async fn call_once(
+        &self,
+        generation: u8,
+        job_id: &str,
+        zstd: bool,
+    ) -> Result<RpcAnswer, RpcError> {
         let mut req = Request::new(JobMetricsReq {
             job_id: job_id.to_string(),
         });
         req.set_timeout(self.timeout);
         let fut = async {
             if generation == GEN_CONTROLLER {
-                ControllerGrpcClient::new(self.channel.clone())
-                    .send_compressed(CompressionEncoding::Zstd)
-                    .accept_compressed(CompressionEncoding::Zstd)
+                let mut c = ControllerGrpcClient::new(self.channel.clone());
+                if zstd {
+                    c = c.send_compressed(CompressionEncoding::Zstd);
+                }
+                c.accept_compressed(CompressionEncoding::Zstd)
                     .accept_compressed(CompressionEncoding::Gzip)
                     .max_decoding_message_size(self.max_message_size)
                     .job_metrics(req)
                     .await
             } else {
-                JobControllerGrpcClient::new(self.channel.clone())
-                    .send_compressed(CompressionEncoding::Zstd)
-                    .accept_compressed(CompressionEncoding::Zstd)
+                let mut c = JobControllerGrpcClient::new(self.channel.clone());
+                if zstd {
+                    c = c.send_compressed(CompressionEncoding::Zstd);
+                }
+                c.accept_compressed(CompressionEncoding::Zstd)
                     .accept_compressed(CompressionEncoding::Gzip)
                     .max_decoding_message_size(self.max_message_size)
                     .job_metrics(req)
