@@ -626,19 +626,23 @@ async fn scenario_over_http_and_controller_down() {
     assert_eq!(arroyo.state().scenario(), Scenario::JobFailed);
 }
 
-fn fixtures_dir() -> Option<PathBuf> {
+/// The real captures; their absence fails the test (they come with the checkout's
+/// `shared/` folder).
+fn fixtures_dir() -> PathBuf {
     let dir = std::env::var_os("ARROYO_FIXTURES_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures"));
-    dir.join("arroyo-real/jobs.json").exists().then_some(dir)
+    assert!(
+        dir.join("arroyo-real/jobs.json").exists(),
+        "fixtures not found in {} (set ARROYO_FIXTURES_DIR)",
+        dir.display()
+    );
+    dir
 }
 
 #[tokio::test]
 async fn fixture_worlds_serve_the_captures() {
-    let Some(dir) = fixtures_dir() else {
-        eprintln!("fixtures not found; skipping");
-        return;
-    };
+    let dir = fixtures_dir();
     for (release, sub) in [
         (Release::Main, "arroyo-real"),
         (Release::V0_15, "arroyo-v0.15"),
