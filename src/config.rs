@@ -441,10 +441,18 @@ impl Flags {
             out.push(("scrape.subtask-series", b.to_string()));
         }
         let toggles: [(&'static str, bool, bool); 4] = [
-            ("collectors.job-metrics", self.job_metrics, self.no_job_metrics),
+            (
+                "collectors.job-metrics",
+                self.job_metrics,
+                self.no_job_metrics,
+            ),
             ("collectors.jobs", self.jobs, self.no_jobs),
             ("collectors.topology", self.topology, self.no_topology),
-            ("collectors.checkpoints", self.checkpoints, self.no_checkpoints),
+            (
+                "collectors.checkpoints",
+                self.checkpoints,
+                self.no_checkpoints,
+            ),
         ];
         for (key, on, off) in toggles {
             if off {
@@ -697,7 +705,11 @@ fn validate(c: &Config, fig: &Figment) -> Result<(), ConfigError> {
         };
         if let Some(re) = value {
             if let Err(e) = regex::Regex::new(re) {
-                return Err(invalid(fig, key, format!("not a valid regular expression: {e}")));
+                return Err(invalid(
+                    fig,
+                    key,
+                    format!("not a valid regular expression: {e}"),
+                ));
             }
         }
     }
@@ -710,7 +722,11 @@ fn validate(c: &Config, fig: &Figment) -> Result<(), ConfigError> {
     }
     for tag in &c.collectors.pipeline_tags {
         if tag.is_empty() {
-            return Err(invalid(fig, "collectors.pipeline-tags", "a tag name is empty"));
+            return Err(invalid(
+                fig,
+                "collectors.pipeline-tags",
+                "a tag name is empty",
+            ));
         }
     }
     let mut seen = BTreeMap::new();

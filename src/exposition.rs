@@ -22,8 +22,8 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use crate::model::{
-    CheckpointSummary, Job, JobMetrics, JobSnapshot, MetricKind, MetricsOutcome, Operator, Pipeline,
-    Snapshot, SubtaskSample, JOB_STATES,
+    CheckpointSummary, Job, JobMetrics, JobSnapshot, MetricKind, MetricsOutcome, Operator,
+    Pipeline, Snapshot, SubtaskSample, JOB_STATES,
 };
 
 /// An exposition format we can write.
@@ -862,6 +862,14 @@ pub fn render(snapshot: &Snapshot, format: Format, out: &mut Vec<u8>) {
     w.finish();
 }
 
+/// A gauge family read from `T`: name, help, unit, and the value (if any).
+type GaugeOf<T> = (
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    fn(&T) -> Option<f64>,
+);
+
 /// Whether a job came from the API (and so has a state and the job families).
 fn api_known(v: &JobView<'_>) -> bool {
     !v.job.job.state.is_empty()
@@ -887,7 +895,7 @@ fn render_job_families(w: &mut Writer<'_>, snapshot: &Snapshot, views: &[JobView
             w.state_set(&v.labels(), states);
         }
 
-        let gauges: [(&str, &str, Option<&str>, fn(&Job) -> Option<f64>); 4] = [
+        let gauges: [GaugeOf<Job>; 4] = [
             (
                 "arroyo_job_running_desired",
                 "1 when the user wants the Arroyo job running, else 0.",
@@ -938,7 +946,7 @@ fn render_job_families(w: &mut Writer<'_>, snapshot: &Snapshot, views: &[JobView
         }
     }
 
-    let checkpoint_families: [(&str, &str, Option<&str>, fn(&CheckpointSummary) -> Option<f64>); 4] = [
+    let checkpoint_families: [GaugeOf<CheckpointSummary>; 4] = [
         (
             "arroyo_job_last_checkpoint_epoch",
             "Epoch of the job's newest completed checkpoint.",
@@ -980,7 +988,11 @@ pub fn tag_label(tag: &str) -> String {
     let mut out = String::with_capacity(4 + tag.len());
     out.push_str("tag_");
     for c in tag.chars() {
-        out.push(if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' });
+        out.push(if c.is_ascii_alphanumeric() || c == '_' {
+            c
+        } else {
+            '_'
+        });
     }
     out
 }
@@ -1012,8 +1024,10 @@ fn render_topology(w: &mut Writer<'_>, snapshot: &Snapshot, views: &[JobView<'_>
         None,
     );
     for p in &pipelines {
-        let mut labels: Vec<(&str, &str)> =
-            vec![("pipeline_id", p.id.as_str()), ("pipeline_name", p.name.as_str())];
+        let mut labels: Vec<(&str, &str)> = vec![
+            ("pipeline_id", p.id.as_str()),
+            ("pipeline_name", p.name.as_str()),
+        ];
         for (label, tag) in &tags {
             if let Some(value) = p.tags.get(*tag) {
                 labels.push((label.as_str(), value.as_str()));
@@ -1030,7 +1044,10 @@ fn render_topology(w: &mut Writer<'_>, snapshot: &Snapshot, views: &[JobView<'_>
     for p in &pipelines {
         if let Some(micros) = p.checkpoint_interval_micros {
             w.sample(
-                &[("pipeline_id", p.id.as_str()), ("pipeline_name", p.name.as_str())],
+                &[
+                    ("pipeline_id", p.id.as_str()),
+                    ("pipeline_name", p.name.as_str()),
+                ],
                 micros as f64 / 1e6,
             );
         }
@@ -1044,7 +1061,9 @@ fn render_topology(w: &mut Writer<'_>, snapshot: &Snapshot, views: &[JobView<'_>
         None,
     );
     for v in &api_views {
-        let Some(p) = v.job.pipeline.as_deref() else { continue };
+        let Some(p) = v.job.pipeline.as_deref() else {
+            continue;
+        };
         let [a, b, c] = v.labels();
         for op in sorted_operators(p) {
             w.info(&[
@@ -1065,7 +1084,9 @@ fn render_topology(w: &mut Writer<'_>, snapshot: &Snapshot, views: &[JobView<'_>
         None,
     );
     for v in &api_views {
-        let Some(p) = v.job.pipeline.as_deref() else { continue };
+        let Some(p) = v.job.pipeline.as_deref() else {
+            continue;
+        };
         let [a, b, c] = v.labels();
         for op in sorted_operators(p) {
             w.sample(

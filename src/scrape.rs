@@ -22,8 +22,8 @@ use crate::arroyo::rpc::{RpcAnswer, RpcClient};
 use crate::arroyo::wire;
 use crate::config::{self, Config, MetricsSource};
 use crate::model::{
-    state_runs, Checkpoint, CheckpointSummary, CollectorStatus, Job, JobSnapshot,
-    MetricsOutcome, Pipeline, Snapshot,
+    state_runs, Checkpoint, CheckpointSummary, CollectorStatus, Job, JobSnapshot, MetricsOutcome,
+    Pipeline, Snapshot,
 };
 use crate::selfmetrics::SelfMetrics;
 
@@ -98,15 +98,21 @@ pub struct Scraper {
     cache: tokio::sync::Mutex<PipelineCache>,
     job_flights: Singleflight<String, MetricsOutcome>,
     list_flights: Singleflight<&'static str, Result<Arc<Vec<Job>>, RestError>>,
-    checkpoint_flights: Singleflight<String, Result<Arc<Vec<Checkpoint>>, RestError>>,
+    checkpoint_flights: Singleflight<String, CheckpointAnswer>,
     /// Last checkpoint answer per job, with when it was read.
-    checkpoint_cache: Mutex<HashMap<String, (Instant, Arc<Vec<Checkpoint>>)>>,
+    checkpoint_cache: Mutex<HashMap<String, CachedCheckpoints>>,
     logged_failures: Mutex<std::collections::HashSet<(String, u64)>>,
     include: Option<regex::Regex>,
     exclude: Option<regex::Regex>,
     /// The exporter's own counters.
     pub metrics: Arc<SelfMetrics>,
 }
+
+/// A job's last checkpoint list and when it was read.
+type CachedCheckpoints = (Instant, Arc<Vec<Checkpoint>>);
+
+/// The checkpoints API's answer for one job.
+type CheckpointAnswer = Result<Arc<Vec<Checkpoint>>, RestError>;
 
 /// A discovered job with its pipeline, when known.
 type DiscoveredJob = (Job, Option<Arc<Pipeline>>);
@@ -294,8 +300,8 @@ impl Scraper {
                 let name = pipeline.as_deref().map(|p| p.name.as_str()).unwrap_or("");
                 let included = self.include.as_ref().is_none_or(|re| re.is_match(name));
                 let excluded = self.exclude.as_ref().is_some_and(|re| re.is_match(name));
-                let state_in = f.include_states.is_empty()
-                    || f.include_states.iter().any(|s| s == &job.state);
+                let state_in =
+                    f.include_states.is_empty() || f.include_states.iter().any(|s| s == &job.state);
                 let state_out = f.exclude_states.iter().any(|s| s == &job.state);
                 included && !excluded && state_in && !state_out
             })
@@ -347,7 +353,7 @@ impl Scraper {
             .map(|(_, j, p)| (j, p))
             .collect();
         let concurrency = self.cfg.scrape.concurrency;
-        let results: Vec<(String, Result<Arc<Vec<Checkpoint>>, RestError>)> =
+        let results: Vec<(String, CheckpointAnswer)> =
             stream::iter(to_fetch)
                 .map(|(job_id, pid)| {
                     let rest = Arc::clone(&rest);

@@ -24,6 +24,9 @@ fn start_fails(args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
     (out.status.code().unwrap_or(-1), stderr)
 }
 
+/// Flags, environment, and the texts the error must contain.
+type Case<'a> = (Vec<&'a str>, Vec<(&'a str, &'a str)>, Vec<&'a str>);
+
 #[test]
 fn bad_values_name_the_key_and_the_source() {
     let dir = tempfile::tempdir().unwrap();
@@ -34,7 +37,7 @@ fn bad_values_name_the_key_and_the_source() {
     std::fs::write(&typo, "[controller]\nendpoitn = \"http://x:1\"\n").unwrap();
     let typo_arg = typo.to_str().unwrap();
 
-    let cases: Vec<(Vec<&str>, Vec<(&str, &str)>, Vec<&str>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             vec!["--config", file_arg],
             vec![],

@@ -97,7 +97,11 @@ async fn every_job_checkpoint_and_topology_family() {
     let exporter = Exporter::start(cfg).await;
     let s = exporter.scrape(Some(PROMETHEUS_ACCEPT)).await;
     assert_eq!(s.status, 200);
-    assert!(s.body.contains("# TYPE arroyo_job_state stateset\n"), "{}", s.body);
+    assert!(
+        s.body.contains("# TYPE arroyo_job_state stateset\n"),
+        "{}",
+        s.body
+    );
     assert!(s.body.contains("# TYPE arroyo_operator info\n"));
     let orders = [("job_id", "job_Orders0001"), ("pipeline_name", "orders")];
     let clicks = [("job_id", "job_Clicks0001"), ("pipeline_name", "clicks")];
@@ -107,7 +111,11 @@ async fn every_job_checkpoint_and_topology_family() {
         let states = s.find("arroyo_job_state", job);
         assert_eq!(states.len(), JOB_STATES.len());
         for st in states {
-            let want = if st.labels["arroyo_job_state"] == current { 1.0 } else { 0.0 };
+            let want = if st.labels["arroyo_job_state"] == current {
+                1.0
+            } else {
+                0.0
+            };
             assert_eq!(st.value, want, "{st:?}");
         }
     }
@@ -120,44 +128,96 @@ async fn every_job_checkpoint_and_topology_family() {
     );
     // Failure info only for the failed job, domain as a label, no message.
     assert_eq!(s.find("arroyo_job_failure_info", &orders).len(), 0);
-    assert_eq!(s.value("arroyo_job_failure_info", &[("job_id", "job_Clicks0001"), ("domain", "user")]), 1.0);
-    assert!(!s.body.contains("boom"), "the failure message is not a label");
+    assert_eq!(
+        s.value(
+            "arroyo_job_failure_info",
+            &[("job_id", "job_Clicks0001"), ("domain", "user")]
+        ),
+        1.0
+    );
+    assert!(
+        !s.body.contains("boom"),
+        "the failure message is not a label"
+    );
 
     // Checkpoints of the running job.
     assert_eq!(s.value("arroyo_job_last_checkpoint_epoch", &orders), 41.0);
     assert_eq!(
-        s.value("arroyo_job_last_checkpoint_completed_timestamp_seconds", &orders),
+        s.value(
+            "arroyo_job_last_checkpoint_completed_timestamp_seconds",
+            &orders
+        ),
         (now - 18_750_000) as f64 / 1e6
     );
-    assert_eq!(s.value("arroyo_job_last_checkpoint_duration_seconds", &orders), 1.25);
+    assert_eq!(
+        s.value("arroyo_job_last_checkpoint_duration_seconds", &orders),
+        1.25
+    );
     let age = s.value("arroyo_job_checkpoint_in_progress_seconds", &orders);
     assert!((7.0..30.0).contains(&age), "in-progress age {age}");
-    assert_eq!(s.find("arroyo_job_last_checkpoint_epoch", &clicks).len(), 0, "failed job: no checkpoint calls");
+    assert_eq!(
+        s.find("arroyo_job_last_checkpoint_epoch", &clicks).len(),
+        0,
+        "failed job: no checkpoint calls"
+    );
 
     // Topology.
     let info = s.find("arroyo_pipeline_info", &[("pipeline_id", "pl_Orders0001")]);
     assert_eq!(info.len(), 1);
     assert_eq!(info[0].labels["tag_team"], "payments");
     assert_eq!(info[0].labels["tag_env_name"], "prod \"eu\"");
-    assert!(!info[0].labels.contains_key("tag_secret"), "tags not allow-listed stay out");
+    assert!(
+        !info[0].labels.contains_key("tag_secret"),
+        "tags not allow-listed stay out"
+    );
     assert_eq!(
-        s.value("arroyo_pipeline_checkpoint_interval_seconds", &[("pipeline_id", "pl_Orders0001")]),
+        s.value(
+            "arroyo_pipeline_checkpoint_interval_seconds",
+            &[("pipeline_id", "pl_Orders0001")]
+        ),
         10.0
     );
-    let op = s.find("arroyo_operator_info", &[("job_id", "job_Orders0001"), ("node_id", "2")]);
+    let op = s.find(
+        "arroyo_operator_info",
+        &[("job_id", "job_Orders0001"), ("node_id", "2")],
+    );
     assert_eq!(op.len(), 1);
     assert_eq!(op[0].labels["operator"], "chained_op");
     assert_eq!(op[0].labels["description"], "filter -> project");
     assert_eq!(op[0].labels["operator_name"], "filter -> project");
     assert_eq!(
-        s.value("arroyo_operator_parallelism", &[("job_id", "job_Orders0001"), ("node_id", "0")]),
+        s.value(
+            "arroyo_operator_parallelism",
+            &[("job_id", "job_Orders0001"), ("node_id", "0")]
+        ),
         4.0
     );
     // Operator-level rates alongside.
-    assert_eq!(s.find("arroyo_operator_sent_messages_per_second", &orders).len(), 2);
-    for c in ["discovery", "jobs", "topology", "checkpoints", "job_metrics"] {
-        assert_eq!(s.value("arroyo_exporter_collector_success", &[("collector", c)]), 1.0, "{c}");
-        assert_eq!(s.find("arroyo_exporter_collector_duration_seconds", &[("collector", c)]).len(), 1);
+    assert_eq!(
+        s.find("arroyo_operator_sent_messages_per_second", &orders)
+            .len(),
+        2
+    );
+    for c in [
+        "discovery",
+        "jobs",
+        "topology",
+        "checkpoints",
+        "job_metrics",
+    ] {
+        assert_eq!(
+            s.value("arroyo_exporter_collector_success", &[("collector", c)]),
+            1.0,
+            "{c}"
+        );
+        assert_eq!(
+            s.find(
+                "arroyo_exporter_collector_duration_seconds",
+                &[("collector", c)]
+            )
+            .len(),
+            1
+        );
     }
     exporter.stop().await;
 }
@@ -167,8 +227,16 @@ async fn every_state_including_unknown_ones() {
     let arroyo = FakeArroyo::start(Release::V0_15).await.unwrap();
     let now = now_micros();
     arroyo.state().set_fixed_now(Some(now));
-    arroyo.state().add_pipeline(SimPipeline::new("pl_States0001", "states", vec![SimNode::new(0, "src", "src", 1)]));
-    arroyo.state().add_job(SimJob::running("job_States0001", "pl_States0001", now - 5_000_000));
+    arroyo.state().add_pipeline(SimPipeline::new(
+        "pl_States0001",
+        "states",
+        vec![SimNode::new(0, "src", "src", 1)],
+    ));
+    arroyo.state().add_job(SimJob::running(
+        "job_States0001",
+        "pl_States0001",
+        now - 5_000_000,
+    ));
     let exporter = Exporter::start(config_for(&arroyo)).await;
     for state in JOB_STATES.iter().copied().chain(["Hibernating"]) {
         arroyo.state().set_job_state("job_States0001", state);
@@ -180,12 +248,24 @@ async fn every_state_including_unknown_ones() {
             .map(|x| x.labels["arroyo_job_state"].clone())
             .collect();
         assert_eq!(set, vec![state.to_string()], "state {state}");
-        let expected_len = if state == "Hibernating" { JOB_STATES.len() + 1 } else { JOB_STATES.len() };
-        assert_eq!(s.find("arroyo_job_state", &[("job_id", "job_States0001")]).len(), expected_len);
+        let expected_len = if state == "Hibernating" {
+            JOB_STATES.len() + 1
+        } else {
+            JOB_STATES.len()
+        };
+        assert_eq!(
+            s.find("arroyo_job_state", &[("job_id", "job_States0001")])
+                .len(),
+            expected_len
+        );
         // Series of the rates only while the state runs.
         let runs = arroyo_exporter::model::state_runs(state);
         assert_eq!(
-            s.find("arroyo_subtask_sent_messages_per_second", &[("job_id", "job_States0001")]).len(),
+            s.find(
+                "arroyo_subtask_sent_messages_per_second",
+                &[("job_id", "job_States0001")]
+            )
+            .len(),
             usize::from(runs),
             "{state}"
         );
@@ -206,7 +286,10 @@ async fn restarts_move_run_id_and_checkpoint_progress_ages() {
     assert_eq!(s.value("arroyo_job_run_id", &orders), 3.0);
     let first_age = s.value("arroyo_job_checkpoint_in_progress_seconds", &orders);
 
-    arroyo.state().with_job("job_Orders0001", |j| j.run_id = 4).unwrap();
+    arroyo
+        .state()
+        .with_job("job_Orders0001", |j| j.run_id = 4)
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
     let s = exporter.scrape(None).await;
     assert_eq!(s.value("arroyo_job_run_id", &orders), 4.0);
@@ -216,10 +299,15 @@ async fn restarts_move_run_id_and_checkpoint_progress_ages() {
     // The checkpoint completes: in progress goes back to 0, the epoch moves.
     arroyo
         .state()
-        .with_job("job_Orders0001", |j| j.checkpoints[2].finish_time = Some(now - 1_000_000))
+        .with_job("job_Orders0001", |j| {
+            j.checkpoints[2].finish_time = Some(now - 1_000_000)
+        })
         .unwrap();
     let s = exporter.scrape(None).await;
-    assert_eq!(s.value("arroyo_job_checkpoint_in_progress_seconds", &orders), 0.0);
+    assert_eq!(
+        s.value("arroyo_job_checkpoint_in_progress_seconds", &orders),
+        0.0
+    );
     assert_eq!(s.value("arroyo_job_last_checkpoint_epoch", &orders), 42.0);
     exporter.stop().await;
 }
@@ -231,7 +319,11 @@ async fn checkpoint_calls_are_bounded_per_scrape() {
     arroyo.state().set_fixed_now(Some(now));
     for i in 0..6 {
         let pid = format!("pl_Bound{i:05}");
-        arroyo.state().add_pipeline(SimPipeline::new(pid.clone(), format!("p{i}"), vec![SimNode::new(0, "s", "s", 1)]));
+        arroyo.state().add_pipeline(SimPipeline::new(
+            pid.clone(),
+            format!("p{i}"),
+            vec![SimNode::new(0, "s", "s", 1)],
+        ));
         let mut job = SimJob::running(format!("job_Bound{i:05}"), pid, now - 60_000_000);
         job.checkpoints = vec![SimCheckpoint {
             epoch: 5,
@@ -277,9 +369,19 @@ async fn one_collector_failing_leaves_the_others_answering() {
     });
     let s = exporter.scrape(None).await;
     assert_eq!(s.status, 200);
-    assert_eq!(s.value("arroyo_exporter_collector_success", &[("collector", "checkpoints")]), 0.0);
+    assert_eq!(
+        s.value(
+            "arroyo_exporter_collector_success",
+            &[("collector", "checkpoints")]
+        ),
+        0.0
+    );
     for c in ["discovery", "jobs", "topology", "job_metrics"] {
-        assert_eq!(s.value("arroyo_exporter_collector_success", &[("collector", c)]), 1.0, "{c}");
+        assert_eq!(
+            s.value("arroyo_exporter_collector_success", &[("collector", c)]),
+            1.0,
+            "{c}"
+        );
     }
     assert_eq!(s.count("arroyo_job_last_checkpoint_epoch"), 0);
     assert!(s.count("arroyo_job_state") > 0);
@@ -289,9 +391,27 @@ async fn one_collector_failing_leaves_the_others_answering() {
     arroyo.state().clear_faults();
     arroyo.stop_rpc().await;
     let s = exporter.scrape(None).await;
-    assert_eq!(s.value("arroyo_exporter_collector_success", &[("collector", "job_metrics")]), 0.0);
-    assert_eq!(s.value("arroyo_exporter_collector_success", &[("collector", "checkpoints")]), 1.0);
-    assert_eq!(s.value("arroyo_job_last_checkpoint_epoch", &[("job_id", "job_Orders0001")]), 41.0);
+    assert_eq!(
+        s.value(
+            "arroyo_exporter_collector_success",
+            &[("collector", "job_metrics")]
+        ),
+        0.0
+    );
+    assert_eq!(
+        s.value(
+            "arroyo_exporter_collector_success",
+            &[("collector", "checkpoints")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        s.value(
+            "arroyo_job_last_checkpoint_epoch",
+            &[("job_id", "job_Orders0001")]
+        ),
+        41.0
+    );
     assert!(s.count("arroyo_job_state") > 0);
     exporter.stop().await;
 }
@@ -312,11 +432,25 @@ async fn disabled_collectors_and_operator_level_only() {
     assert_eq!(s.count("arroyo_job_last_checkpoint_epoch"), 0);
     assert_eq!(s.count("arroyo_operator_info"), 0);
     assert_eq!(s.count("arroyo_pipeline_info"), 0);
-    assert!(s.find("arroyo_exporter_collector_success", &[("collector", "checkpoints")]).is_empty());
-    assert!(s.find("arroyo_exporter_collector_success", &[("collector", "topology")]).is_empty());
+    assert!(s
+        .find(
+            "arroyo_exporter_collector_success",
+            &[("collector", "checkpoints")]
+        )
+        .is_empty());
+    assert!(s
+        .find(
+            "arroyo_exporter_collector_success",
+            &[("collector", "topology")]
+        )
+        .is_empty());
     assert!(s.count("arroyo_job_state") > 0);
     assert!(
-        !arroyo.state().rest_call_counts().keys().any(|k| k.ends_with("/checkpoints")),
+        !arroyo
+            .state()
+            .rest_call_counts()
+            .keys()
+            .any(|k| k.ends_with("/checkpoints")),
         "a disabled collector makes no calls"
     );
     exporter.stop().await;
@@ -350,16 +484,31 @@ async fn collector_flags_on_the_command_line() {
     assert!(!cfg.scrape.subtask_series);
 }
 
+/// Include regex, exclude regex, include states, exclude states, expected job ids.
+type FilterCase = (
+    Option<&'static str>,
+    Option<&'static str>,
+    Vec<&'static str>,
+    Vec<&'static str>,
+    Vec<&'static str>,
+);
+
 #[tokio::test]
 async fn filters_by_pipeline_name_and_state() {
     let arroyo = FakeArroyo::start(Release::Main).await.unwrap();
     world(&arroyo, now_micros());
-    let cases: Vec<(Option<&str>, Option<&str>, Vec<&str>, Vec<&str>, Vec<&str>)> = vec![
+    let cases: Vec<FilterCase> = vec![
         (Some("^ord"), None, vec![], vec![], vec!["job_Orders0001"]),
         (None, Some("ord"), vec![], vec![], vec!["job_Clicks0001"]),
         (None, None, vec!["Failed"], vec![], vec!["job_Clicks0001"]),
         (None, None, vec![], vec!["Failed"], vec!["job_Orders0001"]),
-        (None, None, vec![], vec![], vec!["job_Clicks0001", "job_Orders0001"]),
+        (
+            None,
+            None,
+            vec![],
+            vec![],
+            vec!["job_Clicks0001", "job_Orders0001"],
+        ),
     ];
     for (inc, exc, inc_states, exc_states, want) in cases {
         let mut cfg = config_for(&arroyo);
@@ -383,7 +532,11 @@ async fn filters_by_pipeline_name_and_state() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_ingests_stateset_and_info_families() {
     let world = fixture_world(Release::Main, &fixtures()).unwrap();
-    let arroyo = FakeArroyo::builder(Release::Main).world(world).start().await.unwrap();
+    let arroyo = FakeArroyo::builder(Release::Main)
+        .world(world)
+        .start()
+        .await
+        .unwrap();
     let now = now_micros();
     let state = arroyo.state();
     state.set_fixed_now(Some(now));
@@ -403,7 +556,10 @@ async fn prometheus_ingests_stateset_and_info_families() {
     let out = tokio::task::spawn_blocking(move || {
         let p = Prometheus::start(&scrape_configs, &[], "1s");
         let targets = p.wait_scraped(2, Duration::from_secs(30));
-        let state = p.wait_for("arroyo_job_state{job_id=\"job_DsH3Sq8cSj\", arroyo_job_state=\"Running\"} == 1", Duration::from_secs(10));
+        let state = p.wait_for(
+            "arroyo_job_state{job_id=\"job_DsH3Sq8cSj\", arroyo_job_state=\"Running\"} == 1",
+            Duration::from_secs(10),
+        );
         let failed = p.query("arroyo_job_failure_info{domain=\"internal\"}");
         let ops = p.query("arroyo_operator_info{job_id=\"job_DsH3Sq8cSj\"}");
         let ckpt = p.query("arroyo_job_last_checkpoint_epoch{job_id=\"job_DsH3Sq8cSj\"}");
@@ -421,9 +577,16 @@ async fn prometheus_ingests_stateset_and_info_families() {
     assert_eq!(state_q.len(), 2, "both formats: {state_q:?}");
     assert_eq!(failed.len(), 2);
     assert_eq!(ops.len(), 8, "4 operators x 2 formats");
-    assert!(ops.iter().any(|o| o["metric"]["description"] == "TumblingWindow<TumblingWindow> -> sink projection"));
+    assert!(
+        ops.iter()
+            .any(|o| o["metric"]["description"]
+                == "TumblingWindow<TumblingWindow> -> sink projection")
+    );
     assert_eq!(ckpt.len(), 2);
-    assert_eq!(ckpt[0]["value"][1], "17", "the capture's newest completed epoch");
+    assert_eq!(
+        ckpt[0]["value"][1], "17",
+        "the capture's newest completed epoch"
+    );
     assert_eq!(restarts.len(), 4, "2 jobs x 2 formats");
     assert_eq!(pinfo.len(), 2);
     om.stop().await;

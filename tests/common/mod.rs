@@ -165,7 +165,7 @@ pub fn parse_exposition(body: &str) -> Vec<Sample> {
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let (name, rest) = match line.find(|c: char| c == '{' || c == ' ') {
+        let (name, rest) = match line.find(['{', ' ']) {
             Some(i) => (&line[..i], &line[i..]),
             None => panic!("bad sample line {line:?}"),
         };
