@@ -18,7 +18,7 @@ TMP="$ROOT/.tmp"
 VENV="$TMP/venv"
 CRD_DIR="$TMP/crd-validate"
 mkdir -p "$TMP"
-export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1
+export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
 
 passed=0
 failed=0

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Runs every cargo-fuzz (libFuzzer) target for a bounded time and reports executions
+# and findings per target.
+#
+# Usage: scripts/fuzz.sh [SECONDS_PER_TARGET] [TARGET...]
+#   scripts/fuzz.sh              20 s per target (what scripts/test.sh runs)
+#   scripts/fuzz.sh 600          10 minutes per target, by hand
+#   scripts/fuzz.sh 60 job_metrics
+#
+# Needs cargo-fuzz (installed here when missing) and a toolchain that accepts -Z flags:
+# nightly, or stable with RUSTC_BOOTSTRAP=1 (set here). The corpus (fuzz/corpus/TARGET)
+# is seeded from the captured fixtures in ../shared/fixtures and fuzz/seeds; it grows
+# across runs. A crash leaves its input in fuzz/artifacts/TARGET and fails the script.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+secs=${1:-20}
+shift || true
+all_targets=(job_metrics metric_groups_envelope rest_jobs rest_pipelines rest_checkpoints config_toml web_config)
+if [ $# -gt 0 ]; then targets=("$@"); else targets=("${all_targets[@]}"); fi
+
+if ! command -v cargo-fuzz >/dev/null 2>&1; then
+    echo "installing cargo-fuzz (cargo install --locked cargo-fuzz)"
+    cargo install --locked cargo-fuzz
+fi
+export RUSTC_BOOTSTRAP=1
+export CARGO_TERM_COLOR=never
+
+fixtures="$root/../shared/fixtures"
+[ -d "$fixtures" ] || fixtures="$root/shared/fixtures"
+mkdir -p fuzz/corpus fuzz/artifacts .tmp
+
+# Seeds: the fixtures, with long series cut to a few points (a small seed mutates
+# faster), and the same documents in the camelCase shapes of older releases.
+python3 - "$fixtures" fuzz/corpus <<'PY'
+import json, os, sys, glob, hashlib
+fixtures, out = sys.argv[1], sys.argv[2]
+def put(target, data):
+    d = os.path.join(out, target)
+    os.makedirs(d, exist_ok=True)
+    if isinstance(data, str):
+        data = data.encode()
+    name = "seed-" + hashlib.sha1(data).hexdigest()[:16]
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+def shrink_ops(ops, points=3):
+    for op in ops:
+        for g in op.get("metric_groups", op.get("metricGroups", [])):
+            for s in g.get("subtasks", [])[:2]:
+                s["metrics"] = s["metrics"][-points:]
+            g["subtasks"] = g.get("subtasks", [])[:2]
+    return ops
+def camel(ops, legacy):
+    res = []
+    for op in ops:
+        nid = op["node_id"]
+        res.append({("operatorId" if legacy else "nodeId"): (f"op_{nid}" if legacy else nid),
+                    "metricGroups": op["metric_groups"]})
+    return res
+def load(p):
+    try:
+        with open(p) as f:
+            return json.load(f)
+    except Exception:
+        return None
+for p in glob.glob(os.path.join(fixtures, "**", "*.json"), recursive=True):
+    base = os.path.basename(p)
+    doc = load(p)
+    if doc is None:
+        continue
+    if base.startswith("job_metrics_rpc") and isinstance(doc, list):
+        if not all(isinstance(op, dict) and "node_id" in op and "metric_groups" in op for op in doc):
+            continue
+        ops = shrink_ops(doc)
+        put("job_metrics", json.dumps(ops, separators=(",", ":")))
+        put("job_metrics", json.dumps(camel(ops, False)))
+        put("job_metrics", json.dumps(camel(ops, True)))
+        put("metric_groups_envelope", json.dumps({"data": ops}))
+    elif base.startswith("operator_metric_groups") and isinstance(doc, dict):
+        doc["data"] = shrink_ops(doc.get("data", []))
+        put("metric_groups_envelope", json.dumps(doc, indent=1))
+    elif base.startswith(("jobs", "pipeline_jobs")):
+        put("rest_jobs", open(p, "rb").read())
+    elif base.startswith(("pipelines", "pipeline", "errors")):
+        put("rest_pipelines", open(p, "rb").read())
+    elif base.startswith("checkpoints"):
+        put("rest_checkpoints", open(p, "rb").read())
+PY
+for t in config_toml web_config; do
+    mkdir -p "fuzz/corpus/$t"
+    cp -f fuzz/seeds/$t/* "fuzz/corpus/$t/"
+done
+cp -f config/arroyo-exporter.toml fuzz/corpus/config_toml/seed-shipped.toml
+
+echo "==> building fuzz targets"
+(cd fuzz && cargo fuzz build --release >"$root/.tmp/fuzz-build.log" 2>&1) || {
+    tail -n 40 .tmp/fuzz-build.log
+    exit 1
+}
+
+summary=.tmp/fuzz-summary.txt
+: >"$summary"
+failed=0
+for t in "${targets[@]}"; do
+    dict=()
+    case $t in job_metrics|metric_groups_envelope|rest_*) dict=("-dict=$root/fuzz/json.dict") ;; esac
+    log=.tmp/fuzz-$t.log
+    set +e
+    (cd fuzz && cargo fuzz run --release "$t" "corpus/$t" -- \
+        -max_total_time="$secs" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+        -print_final_stats=1 "${dict[@]}") >"$log" 2>&1
+    rc=$?
+    set -e
+    execs=$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -Eo '[0-9]+$' | tail -n1)
+    cov=$(grep -Eo 'cov: [0-9]+' "$log" | tail -n1 | grep -Eo '[0-9]+')
+    corpus=$(ls "fuzz/corpus/$t" | wc -l)
+    if [ $rc -ne 0 ]; then
+        failed=1
+        echo "$t: FAILED (exit $rc) after ${execs:-?} executions; see $log and fuzz/artifacts/$t" | tee -a "$summary"
+        grep -E 'panicked|ERROR: libFuzzer|SUMMARY' "$log" | head -n 5 || true
+    else
+        echo "$t: ${execs:-?} executions in ${secs}s, coverage ${cov:-?}, corpus $corpus, 0 crashes" | tee -a "$summary"
+    fi
+done
+echo
+cat "$summary"
+exit $failed
