@@ -176,7 +176,8 @@ def k8s_object_files():
 def render(kustomization_dir: Path) -> list[dict]:
     kubectl = shutil.which("kubectl") or shutil.which("kustomize")
     if not kubectl:
-        pytest.skip("neither kubectl nor kustomize installed: cannot render kustomizations")
+        pytest.fail("neither kubectl nor kustomize installed: cannot render kustomizations "
+                    "(install kubectl >= 1.14, which carries kustomize)")
     cmd = [kubectl, "kustomize", str(kustomization_dir)] if kubectl.endswith("kubectl") \
         else [kubectl, "build", str(kustomization_dir)]
     r = subprocess.run(cmd, capture_output=True, text=True)
@@ -199,7 +200,7 @@ def validate_builtin(obj, where):
 def validate_crds(objects_with_source):
     tool = os.environ.get("OPS_CRD_VALIDATOR")
     if not tool or not shutil.which("node"):
-        return "skipped: OPS_CRD_VALIDATOR not set (scripts/test-ops.sh installs it)"
+        pytest.fail("OPS_CRD_VALIDATOR not set or node missing (scripts/test-ops.sh installs it)")
     payload = json.dumps([{"source": s, "object": o} for s, o in objects_with_source])
     r = subprocess.run(["node", str(Path(tool) / "validate.mjs")], input=payload,
                        capture_output=True, text=True, cwd=tool)
@@ -274,7 +275,7 @@ def test_example_adds_the_sidecar_and_wires_the_service():
 
 def test_helm_post_renderer():
     if not (shutil.which("kubectl") or shutil.which("kustomize")):
-        pytest.skip("neither kubectl nor kustomize installed")
+        pytest.fail("neither kubectl nor kustomize installed (install kubectl >= 1.14)")
     chart = (K8S_DIR / "example" / "arroyo-controller.yaml").read_text()
     r = subprocess.run(["bash", str(K8S_DIR / "helm" / "post-renderer.sh")], input=chart,
                        capture_output=True, text=True)

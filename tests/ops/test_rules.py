@@ -162,7 +162,7 @@ def test_unit_tests_evaluate_recording_rules_first():
 def test_all_expressions_parse(tmp_path: Path):
     promtool = shutil.which("promtool")
     if not promtool:
-        pytest.skip("promtool not installed (scripts/test-ops.sh installs it)")
+        pytest.fail("promtool not installed (scripts/test-ops.sh installs it)")
     queries = list(extract_queries.all_queries())
     assert len(queries) > 50
     for q in queries:
