@@ -5,29 +5,14 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use arroyo_exporter::config::Config;
 use arroyo_exporter::model::JOB_STATES;
 use arroyo_exporter::sim::{
     fixture_world, ApiFaults, FakeArroyo, Release, SimCheckpoint, SimJob, SimNode, SimPipeline,
 };
 use common::prometheus::Prometheus;
-use common::{fixtures, Exporter, PROMETHEUS_ACCEPT};
-
-fn now_micros() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_micros() as u64
-}
-
-fn config_for(arroyo: &FakeArroyo) -> Config {
-    let mut c = Config::default();
-    c.controller.endpoint = arroyo.rpc_url().parse().unwrap();
-    c.api.endpoint = Some(arroyo.api_url().parse().unwrap());
-    c
-}
+use common::{config_for, fixtures, now_micros, Exporter, PROMETHEUS_ACCEPT};
 
 /// Two pipelines: "orders" (tags team/env, a running job with checkpoints, one in
 /// progress) and "clicks" (a failed job).

@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use arroyo_exporter::config::{Config, ControllerService, MetricsSource, StaticJob};
 use arroyo_exporter::model::MetricKind;
@@ -11,23 +11,14 @@ use arroyo_exporter::sim::{
     fixture_world, ApiFaults, FakeArroyo, MetricsSource as SimMetrics, Release, RpcFaults, SimJob,
     SimNode, SimPipeline,
 };
-use common::{fixtures, Exporter, PROMETHEUS_ACCEPT};
+use common::{fixtures, now_micros, Exporter, PROMETHEUS_ACCEPT};
 
 const OM: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 const TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-fn now_micros() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_micros() as u64
-}
-
-/// A config pointing at `arroyo`.
+/// A config pointing at `arroyo`, with a short RPC deadline.
 fn config_for(arroyo: &FakeArroyo) -> Config {
-    let mut c = Config::default();
-    c.controller.endpoint = arroyo.rpc_url().parse().unwrap();
-    c.api.endpoint = Some(arroyo.api_url().parse().unwrap());
+    let mut c = common::config_for(arroyo);
     c.controller.timeout = Duration::from_secs(3);
     c
 }

@@ -4,9 +4,8 @@
 
 mod common;
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use arroyo_exporter::config::Config;
 use arroyo_exporter::sim::{FakeArroyo, Release, SimJob, SimNode, SimPipeline};
 use common::prometheus::Prometheus;
 use common::Exporter;
@@ -16,10 +15,7 @@ const NASTY: &str = "bids \"per\" auction \\ ünïcödé\nline2 ✓";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_scrapes_both_formats_without_error() {
     let arroyo = FakeArroyo::start(Release::Main).await.unwrap();
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_micros() as u64;
+    let now = common::now_micros();
     let state = arroyo.state();
     state.set_fixed_now(Some(now));
     state.add_pipeline(SimPipeline::new(
@@ -37,9 +33,7 @@ async fn prometheus_scrapes_both_formats_without_error() {
     ));
     let expected = state.expected_newest("job_Prom000001").unwrap();
 
-    let mut cfg = Config::default();
-    cfg.controller.endpoint = arroyo.rpc_url().parse().unwrap();
-    cfg.api.endpoint = Some(arroyo.api_url().parse().unwrap());
+    let mut cfg = common::config_for(&arroyo);
     // The simulated clock is frozen at start; keep its samples for the test's length.
     cfg.scrape.max_sample_age = Duration::from_secs(600);
     let om = Exporter::start(cfg.clone()).await;

@@ -172,27 +172,24 @@ impl RpcClient {
             job_id: job_id.to_string(),
         });
         req.set_timeout(self.timeout);
+        // The two generated clients share no trait; the macro keeps their set-up one.
+        macro_rules! call_with {
+            ($client:ident) => {{
+                let mut c = $client::new(self.channel.clone())
+                    .accept_compressed(CompressionEncoding::Zstd)
+                    .accept_compressed(CompressionEncoding::Gzip)
+                    .max_decoding_message_size(self.max_message_size);
+                if zstd {
+                    c = c.send_compressed(CompressionEncoding::Zstd);
+                }
+                c.job_metrics(req).await
+            }};
+        }
         let fut = async {
             if generation == GEN_CONTROLLER {
-                let mut c = ControllerGrpcClient::new(self.channel.clone());
-                if zstd {
-                    c = c.send_compressed(CompressionEncoding::Zstd);
-                }
-                c.accept_compressed(CompressionEncoding::Zstd)
-                    .accept_compressed(CompressionEncoding::Gzip)
-                    .max_decoding_message_size(self.max_message_size)
-                    .job_metrics(req)
-                    .await
+                call_with!(ControllerGrpcClient)
             } else {
-                let mut c = JobControllerGrpcClient::new(self.channel.clone());
-                if zstd {
-                    c = c.send_compressed(CompressionEncoding::Zstd);
-                }
-                c.accept_compressed(CompressionEncoding::Zstd)
-                    .accept_compressed(CompressionEncoding::Gzip)
-                    .max_decoding_message_size(self.max_message_size)
-                    .job_metrics(req)
-                    .await
+                call_with!(JobControllerGrpcClient)
             }
         };
         match tokio::time::timeout(self.timeout, fut).await {

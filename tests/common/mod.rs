@@ -14,6 +14,22 @@ use arroyo_exporter::config::Config;
 use arroyo_exporter::scrape::Scraper;
 use arroyo_exporter::server;
 
+/// Microseconds since the Unix epoch, now.
+pub fn now_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as u64
+}
+
+/// A default configuration pointing at the simulated Arroyo `arroyo`.
+pub fn config_for(arroyo: &arroyo_exporter::sim::FakeArroyo) -> Config {
+    let mut c = Config::default();
+    c.controller.endpoint = arroyo.rpc_url().parse().unwrap();
+    c.api.endpoint = Some(arroyo.api_url().parse().unwrap());
+    c
+}
+
 /// The fixtures captured from real Arroyo releases.
 pub fn fixtures() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures")
