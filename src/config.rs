@@ -592,6 +592,18 @@ pub fn load(flags: &Flags) -> Result<Config, ConfigError> {
     Ok(config)
 }
 
+/// Loads and validates a configuration from TOML text over the built-in defaults (no
+/// environment, no flags): the `--config` file layer alone. Used by the fuzz target.
+pub fn load_from_toml_str(toml: &str) -> Result<Config, ConfigError> {
+    let fig = Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(toml));
+    let config: Config = fig.extract().map_err(|e| {
+        let lines: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
+        ConfigError::Figment(lines.join("; "))
+    })?;
+    validate(&config, &fig)?;
+    Ok(config)
+}
+
 /// Describes where `key` was set, for error messages.
 fn source_of(fig: &Figment, key: &str) -> String {
     match fig.find_metadata(key) {

@@ -719,6 +719,9 @@ async fn secrets_never_appear_in_logs_pages_or_errors() {
     let pw_alice = "pw-alice-LeakCanary-7731";
     let pw_bob = "pw-bob-LeakCanary-9921";
     let wrong_pw = "wrong-LeakCanary-5150";
+    // Credentials in endpoint URLs.
+    let url_pw = "url-pw-LeakCanary-2468";
+    let url_query = "url-query-LeakCanary-1357";
     let h_alice = bcrypt::hash(pw_alice, 5).unwrap();
     let h_bob = bcrypt::hash(pw_bob, 5).unwrap();
     let token_file = write(dir.path(), "token", &format!("{token}\n"));
@@ -758,9 +761,9 @@ async fn secrets_never_appear_in_logs_pages_or_errors() {
         "--web.config.file",
         web.to_str().unwrap(),
         "--controller.endpoint",
-        &arroyo.rpc_url(),
+        &format!("http://ctl:{url_pw}@{}", arroyo.rpc_addr()),
         "--api.endpoint",
-        &arroyo.api_url(),
+        &format!("{}/?leak={url_query}", arroyo.api_url()),
         "--api.token-file",
         token_file.to_str().unwrap(),
         "--log.level",
@@ -852,6 +855,8 @@ async fn secrets_never_appear_in_logs_pages_or_errors() {
         pw_alice.into(),
         pw_bob.into(),
         wrong_pw.into(),
+        url_pw.into(),
+        url_query.into(),
         h_alice.clone(),
         h_bob.clone(),
         // Without the `$2b$05$` prefix too (salt + digest).

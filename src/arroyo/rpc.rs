@@ -11,8 +11,6 @@ use tonic::codec::CompressionEncoding;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 use tonic::{Code, Request, Status};
 
-use crate::arroyo::pb::controller_grpc_client::ControllerGrpcClient;
-use crate::arroyo::pb::job_controller_grpc_client::JobControllerGrpcClient;
 use crate::arroyo::pb::JobMetricsReq;
 use crate::config::{ControllerConfig, ControllerService};
 
@@ -33,6 +31,27 @@ pub enum RpcAnswer {
     Document(String),
     /// `NOT_FOUND`: the controller has no metrics for this job now.
     NotFound,
+}
+
+/// `JobMetricsResp` as this client reads it: `metrics` declared `bytes`, which has the
+/// same wire format as the proto's `string`. prost then takes the document out of
+/// tonic's receive buffer without copying it (a `String` field would copy the tens of MB
+/// into a second buffer, doubling the memory of a scrape); [`document`] checks UTF-8.
+#[derive(Clone, PartialEq, prost::Message)]
+struct RawJobMetricsResp {
+    #[prost(bytes = "bytes", tag = "1")]
+    metrics: bytes::Bytes,
+}
+
+/// The document as text. tonic's decoder is gone by now, so the buffer is ours alone
+/// and `Vec::from` takes it over instead of copying it.
+fn document(metrics: bytes::Bytes) -> Result<RpcAnswer, RpcError> {
+    String::from_utf8(Vec::from(metrics))
+        .map(RpcAnswer::Document)
+        .map_err(|e| RpcError {
+            kind: "grpc_internal",
+            message: format!("Internal: JobMetricsResp.metrics is not UTF-8: {e}"),
+        })
 }
 
 const GEN_UNKNOWN: u8 = 0;
@@ -172,32 +191,33 @@ impl RpcClient {
             job_id: job_id.to_string(),
         });
         req.set_timeout(self.timeout);
-        // The two generated clients share no trait; the macro keeps their set-up one.
-        macro_rules! call_with {
-            ($client:ident) => {{
-                let mut c = $client::new(self.channel.clone())
-                    .accept_compressed(CompressionEncoding::Zstd)
-                    .accept_compressed(CompressionEncoding::Gzip)
-                    .max_decoding_message_size(self.max_message_size);
-                if zstd {
-                    c = c.send_compressed(CompressionEncoding::Zstd);
-                }
-                c.job_metrics(req).await
-            }};
-        }
+        // What the generated clients do, with the response read as `RawJobMetricsResp`.
+        let path = if generation == GEN_CONTROLLER {
+            "/arroyo_rpc.ControllerGrpc/JobMetrics"
+        } else {
+            "/arroyo_rpc.JobControllerGrpc/JobMetrics"
+        };
         let fut = async {
-            if generation == GEN_CONTROLLER {
-                call_with!(ControllerGrpcClient)
-            } else {
-                call_with!(JobControllerGrpcClient)
+            let mut grpc = tonic::client::Grpc::new(self.channel.clone())
+                .accept_compressed(CompressionEncoding::Zstd)
+                .accept_compressed(CompressionEncoding::Gzip)
+                .max_decoding_message_size(self.max_message_size);
+            if zstd {
+                grpc = grpc.send_compressed(CompressionEncoding::Zstd);
             }
+            grpc.ready()
+                .await
+                .map_err(|e| Status::unknown(format!("Service was not ready: {e}")))?;
+            let codec = tonic_prost::ProstCodec::<JobMetricsReq, RawJobMetricsResp>::default();
+            grpc.unary(req, http::uri::PathAndQuery::from_static(path), codec)
+                .await
         };
         match tokio::time::timeout(self.timeout, fut).await {
             Err(_) => Err(RpcError {
                 kind: "timeout",
                 message: format!("no answer within {:?}", self.timeout),
             }),
-            Ok(Ok(resp)) => Ok(RpcAnswer::Document(resp.into_inner().metrics)),
+            Ok(Ok(resp)) => document(resp.into_inner().metrics),
             Ok(Err(status)) if status.code() == Code::NotFound => Ok(RpcAnswer::NotFound),
             Ok(Err(status)) => Err(classify(&status)),
         }
