@@ -52,6 +52,12 @@ if [ -f scripts/test-ops.sh ]; then
     bash scripts/test-ops.sh
 fi
 
+log "supply chain: licenses, bans, sources, advisories (cargo deny)"
+bash scripts/test-security.sh
+
+log "fuzzing: every target for ${FUZZ_SECONDS:-15} s"
+bash scripts/fuzz.sh "${FUZZ_SECONDS:-15}"
+
 if [ -d benches ] && ls benches/*.rs >/dev/null 2>&1; then
     log "benchmarks (short run, so they keep building and running)"
     cargo bench --locked --bench decode_render -- --warm-up-time 0.2 --measurement-time 0.5 --sample-size 10 >.tmp/bench.log 2>&1 \

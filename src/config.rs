@@ -583,19 +583,17 @@ pub fn figment(flags: &Flags) -> Result<Figment, ConfigError> {
 
 /// Loads and validates the configuration from every layer.
 pub fn load(flags: &Flags) -> Result<Config, ConfigError> {
-    let fig = figment(flags)?;
-    let config: Config = fig.extract().map_err(|e| {
-        let lines: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
-        ConfigError::Figment(lines.join("; "))
-    })?;
-    validate(&config, &fig)?;
-    Ok(config)
+    extract(figment(flags)?)
 }
 
 /// Loads and validates a configuration from TOML text over the built-in defaults (no
 /// environment, no flags): the `--config` file layer alone. Used by the fuzz target.
 pub fn load_from_toml_str(toml: &str) -> Result<Config, ConfigError> {
-    let fig = Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(toml));
+    extract(Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(toml)))
+}
+
+/// Extracts the typed configuration from `fig` and validates it.
+fn extract(fig: Figment) -> Result<Config, ConfigError> {
     let config: Config = fig.extract().map_err(|e| {
         let lines: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
         ConfigError::Figment(lines.join("; "))

@@ -548,12 +548,23 @@ impl Scraper {
             cache.attempted_at = Some(now);
             let need_job_map = jobs.iter().any(|j| j.pipeline_id.is_none());
             match tokio::time::timeout_at(deadline, self.refresh(rest, need_job_map)).await {
-                Ok(Ok((by_id, job_pipeline))) => {
-                    cache.by_id = by_id;
-                    if let Some(map) = job_pipeline {
-                        cache.job_pipeline = map;
+                Ok(Ok(fresh)) => {
+                    cache.by_id = fresh.by_id;
+                    // A job belongs to one pipeline for life: new answers add to the
+                    // map; jobs the API no longer lists leave it.
+                    cache.job_pipeline.extend(fresh.job_pipeline);
+                    if !jobs.is_empty() {
+                        let listed: std::collections::HashSet<&str> =
+                            jobs.iter().map(|j| j.id.as_str()).collect();
+                        cache
+                            .job_pipeline
+                            .retain(|j, _| listed.contains(j.as_str()));
                     }
-                    cache.refreshed_at = Some(now);
+                    if fresh.complete {
+                        cache.refreshed_at = Some(now);
+                    } else {
+                        ok = false;
+                    }
                 }
                 Ok(Err(e)) => {
                     tracing::warn!(error = %e, "refreshing pipelines through the API failed");
@@ -576,18 +587,14 @@ impl Scraper {
         }
     }
 
-    /// Reads every pipeline (paginated) and, when needed, every pipeline's jobs.
+    /// Reads every pipeline (paginated) and, when needed, every pipeline's jobs. A
+    /// failed `/pipelines/{id}/jobs` call leaves that pipeline out of the job map and
+    /// marks the refresh incomplete; the other pipelines' answers are kept.
     async fn refresh(
         &self,
         rest: &Arc<RestClient>,
         need_job_map: bool,
-    ) -> Result<
-        (
-            HashMap<String, Arc<Pipeline>>,
-            Option<HashMap<String, String>>,
-        ),
-        RestError,
-    > {
+    ) -> Result<Refreshed, RestError> {
         let listed = rest.pipelines().await;
         self.metrics
             .record_call("api", listed.as_ref().err().map(|e| e.kind));
@@ -596,7 +603,11 @@ impl Scraper {
             .map(|p| (p.id.clone(), Arc::new(p)))
             .collect();
         if !need_job_map {
-            return Ok((by_id, None));
+            return Ok(Refreshed {
+                by_id,
+                job_pipeline: HashMap::new(),
+                complete: true,
+            });
         }
         let ids: Vec<String> = by_id.keys().cloned().collect();
         let results: Vec<(String, Result<Vec<Job>, RestError>)> = stream::iter(ids)
@@ -607,15 +618,28 @@ impl Scraper {
             .buffer_unordered(self.cfg.scrape.concurrency.min(8))
             .collect()
             .await;
-        let mut map = HashMap::new();
+        let mut job_pipeline = HashMap::new();
+        let mut complete = true;
         for (pid, r) in results {
             self.metrics
                 .record_call("api", r.as_ref().err().map(|e| e.kind));
-            for job in r? {
-                map.insert(job.id, pid.clone());
+            match r {
+                Ok(jobs) => {
+                    for job in jobs {
+                        job_pipeline.insert(job.id, pid.clone());
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(pipeline_id = %pid, error = %e, "listing a pipeline's jobs failed");
+                    complete = false;
+                }
             }
         }
-        Ok((by_id, Some(map)))
+        Ok(Refreshed {
+            by_id,
+            job_pipeline,
+            complete,
+        })
     }
 
     /// Fetches metrics of every job that can have them. Returns the job snapshots,
@@ -806,6 +830,14 @@ fn finish(
             MetricsOutcome::Failed(kind)
         }
     }
+}
+
+/// What one refresh of the pipeline cache read.
+struct Refreshed {
+    by_id: HashMap<String, Arc<Pipeline>>,
+    job_pipeline: HashMap<String, String>,
+    /// False when some pipeline's job list could not be read.
+    complete: bool,
 }
 
 /// A consistent copy of the pipeline cache for one scrape.

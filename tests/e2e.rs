@@ -906,3 +906,71 @@ async fn health_and_readiness_endpoints() {
     );
     exporter.stop().await;
 }
+
+#[tokio::test]
+async fn one_failed_pipeline_job_list_keeps_the_others_named() {
+    // v0.15 jobs carry no pipeline id: the exporter maps them through each pipeline's
+    // job list. One of those lists failing must not lose the others.
+    let arroyo = FakeArroyo::start(Release::V0_15).await.unwrap();
+    let state = arroyo.state();
+    state.set_fixed_now(Some(now_micros()));
+    for (pid, jid, name) in [
+        ("pl_Good000001", "job_Good000001", "good"),
+        ("pl_Bad0000001", "job_Bad0000001", "bad"),
+    ] {
+        state.add_pipeline(SimPipeline::new(
+            pid,
+            name,
+            vec![SimNode::new(0, "src", "source", 1)],
+        ));
+        state.add_job(SimJob::running(jid, pid, now_micros() - 10_000_000));
+    }
+    state.set_api_faults(ApiFaults {
+        path_contains: Some("/pipelines/pl_Bad0000001/jobs".into()),
+        status: Some(500),
+        ..ApiFaults::default()
+    });
+    let exporter = Exporter::start(config_for(&arroyo)).await;
+    let s = exporter.scrape(None).await;
+    assert_eq!(s.status, 200);
+    assert_eq!(
+        s.value(
+            "arroyo_exporter_collector_success",
+            &[("collector", "topology")]
+        ),
+        0.0
+    );
+    assert_eq!(
+        s.find(
+            "arroyo_subtask_sent_messages_per_second",
+            &[
+                ("job_id", "job_Good000001"),
+                ("pipeline_name", "good"),
+                ("operator_name", "source")
+            ]
+        )
+        .len(),
+        1,
+        "{}",
+        s.body
+    );
+    // The failing list recovers: the next scrape names both.
+    state.clear_faults();
+    let s = exporter.scrape(None).await;
+    assert_eq!(
+        s.value(
+            "arroyo_exporter_collector_success",
+            &[("collector", "topology")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        s.find(
+            "arroyo_subtask_sent_messages_per_second",
+            &[("job_id", "job_Bad0000001"), ("pipeline_name", "bad")]
+        )
+        .len(),
+        1
+    );
+    exporter.stop().await;
+}

@@ -103,6 +103,13 @@ impl RestClient {
             builder = builder.identity(id);
         }
         let http = builder.build().map_err(|e| format!("api client: {e}"))?;
+        // `join` replaces the last path segment unless the base ends with `/`: keep a
+        // path prefix such as `http://host/arroyo` in every call.
+        let mut base = base;
+        if !base.path().ends_with('/') {
+            let path = format!("{}/", base.path());
+            base.set_path(&path);
+        }
         Ok(RestClient {
             http,
             base,
@@ -299,6 +306,23 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_path_prefix_of_the_endpoint_is_kept() {
+        let cfg = crate::config::Config::default().api;
+        for base in ["http://h:5115/arroyo", "http://h:5115/arroyo/"] {
+            let c = RestClient::new(&cfg, url::Url::parse(base).unwrap(), None).unwrap();
+            assert_eq!(
+                c.url("api/v1/jobs", &[]).unwrap().as_str(),
+                "http://h:5115/arroyo/api/v1/jobs"
+            );
+        }
+        let c = RestClient::new(&cfg, url::Url::parse("http://h:5115").unwrap(), None).unwrap();
+        assert_eq!(
+            c.url("api/v1/jobs", &[("limit", "5")]).unwrap().as_str(),
+            "http://h:5115/api/v1/jobs?limit=5"
+        );
+    }
 
     #[test]
     fn segments_are_encoded() {
