@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Reruns every benchmark of BENCHMARKS.md and writes a report with the machine's details.
+#
+# Usage: scripts/bench.sh           full run: decode + render up to 10,000 subtasks, the
+#                                   end-to-end scrape benchmark at 1,000 subtasks (full)
+#                                   and at 10,000 subtasks (short); about 15 minutes
+#        scripts/bench.sh short     the short runs the test command makes (a few minutes)
+#
+# Environment: BENCH_PIN=0 leaves decode_render unpinned (by default it runs on the last
+# CPU with taskset, when taskset exists, so it measures one core without migrations).
+#
+# Output: the full log in .tmp/bench-<time>.log and the tables, with the machine, in
+# .tmp/bench-<time>.md.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+mode=${1:-full}
+case $mode in
+full | short) ;;
+*)
+    echo "usage: scripts/bench.sh [full|short]" >&2
+    exit 2
+    ;;
+esac
+export CARGO_TERM_COLOR=never
+
+mkdir -p .tmp
+stamp=$(date -u +%Y%m%d-%H%M%S)
+log=.tmp/bench-$stamp.log
+report=.tmp/bench-$stamp.md
+
+{
+    echo "# arroyo-exporter benchmarks ($mode run, $(date -u '+%Y-%m-%d %H:%M UTC'))"
+    echo
+    echo "- nproc: $(nproc)"
+    echo "- CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+    echo "- memory: $(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
+    echo "- rustc: $(rustc --version)"
+    echo "- git: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo ' + local changes')"
+    echo "- load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+} >"$report"
+cat "$report"
+
+pin=()
+if [ "${BENCH_PIN:-1}" != 0 ] && command -v taskset >/dev/null; then
+    pin=(taskset -c "$(($(nproc) - 1))")
+fi
+
+# Build first (on every core), then measure.
+cargo bench --bench decode_render --bench scrape_e2e --no-run 2>&1 | tail -n 3
+
+run() {
+    echo "\$ $*" | tee -a "$log"
+    "$@" 2>&1 | tee -a "$log" | grep -E '^(#|\||Largest |$)' | cat -s | tee -a "$report"
+}
+
+if [ "$mode" = full ]; then
+    run env BENCH_FULL=1 ${pin[@]+"${pin[@]}"} cargo bench --bench decode_render
+    run cargo bench --bench scrape_e2e
+    run env E2E_SUBTASKS=10000 BENCH_SHORT=1 cargo bench --bench scrape_e2e
+else
+    run ${pin[@]+"${pin[@]}"} cargo bench --bench decode_render -- --warm-up-time 0.2 --measurement-time 0.5 --sample-size 10
+    run env BENCH_SHORT=1 cargo bench --bench scrape_e2e
+fi
+
+echo "- load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$report"
+echo
+echo "report: $report"
+echo "log:    $log"
