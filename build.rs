@@ -13,6 +13,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .compile_fds(fds)?;
 
     println!("cargo:rerun-if-env-changed=ARROYO_EXPORTER_REVISION");
+    // Rebuild the revision when HEAD moves (a new commit or another branch).
+    if let Ok(head) = std::fs::read_to_string(".git/HEAD") {
+        println!("cargo:rerun-if-changed=.git/HEAD");
+        if let Some(reference) = head.strip_prefix("ref: ") {
+            println!("cargo:rerun-if-changed=.git/{}", reference.trim());
+        }
+    }
     let revision = std::env::var("ARROYO_EXPORTER_REVISION").ok().or_else(|| {
         Command::new("git")
             .args(["rev-parse", "--short=12", "HEAD"])
