@@ -715,8 +715,13 @@ pub fn render(snapshot: &Snapshot, format: Format, out: &mut Vec<u8>) {
         w.sample(&v.labels(), success);
     }
 
-    render_job_families(&mut w, snapshot, &views);
-    render_topology(&mut w, snapshot, &views);
+    // Jobs the API described (they have a state); statically configured ones are not.
+    let api_views: Vec<&JobView<'_>> = views
+        .iter()
+        .filter(|v| !v.job.job.state.is_empty())
+        .collect();
+    render_job_families(&mut w, snapshot, &views, &api_views);
+    render_topology(&mut w, snapshot, &views, &api_views);
 
     let mut collectors: Vec<_> = snapshot.collectors.iter().collect();
     collectors.sort_by_key(|c| c.name);
@@ -870,14 +875,14 @@ type GaugeOf<T> = (
     fn(&T) -> Option<f64>,
 );
 
-/// Whether a job came from the API (and so has a state and the job families).
-fn api_known(v: &JobView<'_>) -> bool {
-    !v.job.job.state.is_empty()
-}
-
 /// The job families: state (a StateSet), desired running, run id, start time, tasks,
 /// failure info, and the checkpoint summary.
-fn render_job_families(w: &mut Writer<'_>, snapshot: &Snapshot, views: &[JobView<'_>]) {
+fn render_job_families(
+    w: &mut Writer<'_>,
+    snapshot: &Snapshot,
+    views: &[JobView<'_>],
+    api_views: &[&JobView<'_>],
+) {
     if snapshot.job_families {
         w.family(
             "arroyo_job_state",
@@ -885,7 +890,7 @@ fn render_job_families(w: &mut Writer<'_>, snapshot: &Snapshot, views: &[JobView
             MetricType::StateSet,
             None,
         );
-        for v in views.iter().filter(|v| api_known(v)) {
+        for v in api_views {
             let current = v.job.job.state.as_str();
             let known = JOB_STATES.contains(&current);
             let states = JOB_STATES
@@ -923,7 +928,7 @@ fn render_job_families(w: &mut Writer<'_>, snapshot: &Snapshot, views: &[JobView
         ];
         for (name, help, unit, get) in gauges {
             w.family(name, help, MetricType::Gauge, unit);
-            for v in views.iter().filter(|v| api_known(v)) {
+            for v in api_views {
                 if let Some(x) = get(&v.job.job) {
                     w.sample(&v.labels(), x);
                 }
@@ -936,7 +941,7 @@ fn render_job_families(w: &mut Writer<'_>, snapshot: &Snapshot, views: &[JobView
             MetricType::Info,
             None,
         );
-        for v in views.iter().filter(|v| api_known(v)) {
+        for v in api_views {
             let j = &v.job.job;
             if matches!(j.state.as_str(), "Failed" | "Failing") {
                 let [a, b, c] = v.labels();
@@ -998,7 +1003,12 @@ pub fn tag_label(tag: &str) -> String {
 }
 
 /// Pipeline and operator topology: info series, parallelism, checkpoint interval.
-fn render_topology(w: &mut Writer<'_>, snapshot: &Snapshot, views: &[JobView<'_>]) {
+fn render_topology(
+    w: &mut Writer<'_>,
+    snapshot: &Snapshot,
+    views: &[JobView<'_>],
+    api_views: &[&JobView<'_>],
+) {
     if !snapshot.topology {
         return;
     }
@@ -1053,14 +1063,13 @@ fn render_topology(w: &mut Writer<'_>, snapshot: &Snapshot, views: &[JobView<'_>
         }
     }
 
-    let api_views: Vec<&JobView<'_>> = views.iter().filter(|v| api_known(v)).collect();
     w.family(
         "arroyo_operator",
         "Operator of an Arroyo job's graph: operator is its kind, description the full text Arroyo's UI shows. Always 1.",
         MetricType::Info,
         None,
     );
-    for v in &api_views {
+    for v in api_views {
         let Some(p) = v.job.pipeline.as_deref() else {
             continue;
         };
@@ -1083,7 +1092,7 @@ fn render_topology(w: &mut Writer<'_>, snapshot: &Snapshot, views: &[JobView<'_>
         MetricType::Gauge,
         None,
     );
-    for v in &api_views {
+    for v in api_views {
         let Some(p) = v.job.pipeline.as_deref() else {
             continue;
         };

@@ -70,11 +70,6 @@ where
         flights.insert(key, shared.clone());
         shared
     }
-
-    /// Calls in flight now (for tests).
-    pub fn in_flight(&self) -> usize {
-        self.flights.lock().len()
-    }
 }
 
 /// Pipeline names and graphs, refreshed at most once per TTL.
