@@ -9,7 +9,7 @@
 #
 # Needs cargo-fuzz (installed here when missing) and a toolchain that accepts -Z flags:
 # nightly, or stable with RUSTC_BOOTSTRAP=1 (set here). The corpus (fuzz/corpus/TARGET)
-# is seeded from the captured fixtures in ../shared/fixtures and fuzz/seeds; it grows
+# is seeded from the captured fixtures in tests/fixtures and fuzz/seeds; it grows
 # across runs. A crash leaves its input in fuzz/artifacts/TARGET and fails the script.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,8 +26,7 @@ fi
 export RUSTC_BOOTSTRAP=1
 export CARGO_TERM_COLOR=never
 
-fixtures="$root/../shared/fixtures"
-[ -d "$fixtures" ] || fixtures="$root/shared/fixtures"
+fixtures="$root/tests/fixtures"
 mkdir -p fuzz/corpus fuzz/artifacts .tmp
 
 # Seeds: the fixtures, with long series cut to a few points (a small seed mutates

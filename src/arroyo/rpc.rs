@@ -1,10 +1,10 @@
 //! The controller's `JobMetrics` RPC (tonic), for both service generations.
 //!
 //! One lazily connected channel is shared by every call; tonic reconnects it after the
-//! controller restarts. Responses may be zstd or gzip compressed; requests are sent
-//! uncompressed or zstd (Arroyo refuses gzip-compressed requests).
+//! controller restarts. Responses may be zstd or gzip compressed; requests are always
+//! sent uncompressed (see [`RpcClient::call`]).
 
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
 use tonic::codec::CompressionEncoding;
@@ -64,8 +64,6 @@ pub struct RpcClient {
     service: ControllerService,
     /// The generation that answered last (auto mode), one of the `GEN_*` values.
     learned: AtomicU8,
-    /// Whether requests are sent zstd-compressed; cleared when the server refuses them.
-    send_zstd: AtomicBool,
     timeout: Duration,
     max_message_size: usize,
 }
@@ -113,7 +111,6 @@ impl RpcClient {
             channel: channel(cfg)?,
             service: cfg.service,
             learned: AtomicU8::new(GEN_UNKNOWN),
-            send_zstd: AtomicBool::new(true),
             timeout: cfg.timeout,
             max_message_size: cfg.max_message_size,
         })
@@ -163,30 +160,10 @@ impl RpcClient {
         }
     }
 
-    /// One call; a server that refuses zstd-compressed requests (a build without zstd)
-    /// gets the request again uncompressed, and later calls stay uncompressed.
+    /// One call. The request always goes uncompressed: it is a few dozen bytes, and a
+    /// compressed request is refused by servers (and proxies) that do not know the
+    /// encoding, each in its own way. Answers are accepted as zstd, gzip or plain.
     async fn call(&self, generation: u8, job_id: &str) -> Result<RpcAnswer, RpcError> {
-        let zstd = self.send_zstd.load(Ordering::Relaxed);
-        match self.call_once(generation, job_id, zstd).await {
-            Err(e)
-                if zstd && e.kind == "grpc_unimplemented" && e.message.contains("compressed") =>
-            {
-                tracing::info!(
-                    "the controller refuses zstd-compressed requests; sending them uncompressed"
-                );
-                self.send_zstd.store(false, Ordering::Relaxed);
-                self.call_once(generation, job_id, false).await
-            }
-            other => other,
-        }
-    }
-
-    async fn call_once(
-        &self,
-        generation: u8,
-        job_id: &str,
-        zstd: bool,
-    ) -> Result<RpcAnswer, RpcError> {
         let mut req = Request::new(JobMetricsReq {
             job_id: job_id.to_string(),
         });
@@ -202,9 +179,6 @@ impl RpcClient {
                 .accept_compressed(CompressionEncoding::Zstd)
                 .accept_compressed(CompressionEncoding::Gzip)
                 .max_decoding_message_size(self.max_message_size);
-            if zstd {
-                grpc = grpc.send_compressed(CompressionEncoding::Zstd);
-            }
             grpc.ready()
                 .await
                 .map_err(|e| Status::unknown(format!("Service was not ready: {e}")))?;

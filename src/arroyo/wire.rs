@@ -1629,7 +1629,7 @@ mod tests {
     use serde_json::{json, Value};
     use std::collections::BTreeSet;
 
-    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/fixtures/");
+    const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
 
     fn fixture(rel: &str) -> Vec<u8> {
         let path = format!("{FIXTURES}{rel}");
@@ -1642,23 +1642,23 @@ mod tests {
 
     /// Raw `JobMetricsResp.metrics` captures.
     const METRICS_DOCS: [&str; 8] = [
-        "arroyo-real/job_metrics_rpc.json",
-        "arroyo-real/job_metrics_rpc_first_points.json",
-        "arroyo-real/job_metrics_rpc_full_window.json",
-        "arroyo-real/job_metrics_rpc_just_started.json",
-        "arroyo-real/job_metrics_rpc_stopped.json",
-        "arroyo-real/leader_mode/job_metrics_rpc_on_worker.json",
-        "arroyo-v0.15/job_metrics_rpc.json",
-        "arroyo-v0.15/job_metrics_rpc_stopped.json",
+        "arroyo-main-addb390/job_metrics_rpc.json",
+        "arroyo-main-addb390/job_metrics_rpc_first_points.json",
+        "arroyo-main-addb390/job_metrics_rpc_full_window.json",
+        "arroyo-main-addb390/job_metrics_rpc_just_started.json",
+        "arroyo-main-addb390/job_metrics_rpc_stopped.json",
+        "arroyo-main-addb390/leader_mode/job_metrics_rpc_on_worker.json",
+        "arroyo-v0.15.0/job_metrics_rpc.json",
+        "arroyo-v0.15.0/job_metrics_rpc_stopped.json",
     ];
 
     /// REST `operator_metric_groups` captures (`{"data": [...]}`).
     const ENVELOPES: [&str; 5] = [
-        "arroyo-real/operator_metric_groups.json",
-        "arroyo-real/operator_metric_groups_stopped.json",
-        "arroyo-real/operator_metric_groups_stopped_after_controller_restart.json",
-        "arroyo-v0.15/operator_metric_groups.json",
-        "arroyo-v0.15/operator_metric_groups_stopped.json",
+        "arroyo-main-addb390/operator_metric_groups.json",
+        "arroyo-main-addb390/operator_metric_groups_stopped.json",
+        "arroyo-main-addb390/operator_metric_groups_stopped_after_controller_restart.json",
+        "arroyo-v0.15.0/operator_metric_groups.json",
+        "arroyo-v0.15.0/operator_metric_groups_stopped.json",
     ];
 
     type SeriesKey = (String, u32, MetricKind);
@@ -1809,7 +1809,7 @@ mod tests {
     #[test]
     fn fixture_concrete_values() {
         let m =
-            decode_job_metrics(&fixture("arroyo-real/job_metrics_rpc_first_points.json")).unwrap();
+            decode_job_metrics(&fixture("arroyo-main-addb390/job_metrics_rpc_first_points.json")).unwrap();
         let map = as_map(&m);
         // One point per rate series at that time.
         assert_eq!(
@@ -1827,7 +1827,7 @@ mod tests {
                 value: 0.0039057732210423524
             }
         );
-        let m = decode_job_metrics(&fixture("arroyo-real/job_metrics_rpc.json")).unwrap();
+        let m = decode_job_metrics(&fixture("arroyo-main-addb390/job_metrics_rpc.json")).unwrap();
         let map = as_map(&m);
         assert_eq!(
             map[&("6".to_string(), 0, MetricKind::MessagesRecv)],
@@ -1875,8 +1875,8 @@ mod tests {
     #[test]
     fn older_release_keys() {
         for rel in [
-            "arroyo-real/job_metrics_rpc.json",
-            "arroyo-v0.15/job_metrics_rpc.json",
+            "arroyo-main-addb390/job_metrics_rpc.json",
+            "arroyo-v0.15.0/job_metrics_rpc.json",
         ] {
             let list = fixture_value(rel);
             let expected = decode_job_metrics(&fixture(rel)).unwrap();
@@ -1907,7 +1907,7 @@ mod tests {
     #[test]
     fn just_started_has_no_samples() {
         let m =
-            decode_job_metrics(&fixture("arroyo-real/job_metrics_rpc_just_started.json")).unwrap();
+            decode_job_metrics(&fixture("arroyo-main-addb390/job_metrics_rpc_just_started.json")).unwrap();
         assert!(m.samples.is_empty());
         assert_eq!((m.null_values, m.unknown_metric_groups), (0, 0));
         assert_eq!(decode_str("[]"), model::JobMetrics::default());
@@ -2177,8 +2177,8 @@ mod tests {
     #[test]
     fn truncated_fixtures_are_errors() {
         for rel in [
-            "arroyo-real/job_metrics_rpc.json",
-            "arroyo-v0.15/job_metrics_rpc.json",
+            "arroyo-main-addb390/job_metrics_rpc.json",
+            "arroyo-v0.15.0/job_metrics_rpc.json",
         ] {
             let bytes = fixture(rel);
             for cut in [1, 2, bytes.len() / 3, bytes.len() / 2, bytes.len() - 1] {
@@ -2187,7 +2187,7 @@ mod tests {
                 assert_eq!(err.line(), 1);
             }
         }
-        let bytes = fixture("arroyo-real/operator_metric_groups.json");
+        let bytes = fixture("arroyo-main-addb390/operator_metric_groups.json");
         let err = decode_metric_groups_envelope(&bytes[..bytes.len() / 2]).unwrap_err();
         assert!(err
             .to_string()
@@ -2441,7 +2441,7 @@ mod tests {
 
     #[test]
     fn jobs_main() {
-        let jobs = decode_jobs(&fixture("arroyo-real/jobs.json")).unwrap();
+        let jobs = decode_jobs(&fixture("arroyo-main-addb390/jobs.json")).unwrap();
         let running = model::Job {
             id: "job_DsH3Sq8cSj".into(),
             pipeline_id: Some("pl_89EzD1DdVl".into()),
@@ -2456,10 +2456,10 @@ mod tests {
         };
         assert_eq!(jobs, vec![running.clone()]);
         assert_eq!(
-            decode_jobs(&fixture("arroyo-real/pipeline_jobs.json")).unwrap(),
+            decode_jobs(&fixture("arroyo-main-addb390/pipeline_jobs.json")).unwrap(),
             jobs
         );
-        let stopped = decode_jobs(&fixture("arroyo-real/jobs_stopped.json")).unwrap();
+        let stopped = decode_jobs(&fixture("arroyo-main-addb390/jobs_stopped.json")).unwrap();
         assert_eq!(
             stopped,
             vec![model::Job {
@@ -2469,7 +2469,7 @@ mod tests {
                 ..running
             }]
         );
-        let leader = decode_jobs(&fixture("arroyo-real/leader_mode/jobs.json")).unwrap();
+        let leader = decode_jobs(&fixture("arroyo-main-addb390/leader_mode/jobs.json")).unwrap();
         assert_eq!(leader.len(), 1);
         assert_eq!(leader[0].id, "job_8uy3LmD2aL");
         assert_eq!(leader[0].pipeline_id.as_deref(), Some("pl_QrhMdYRRb0"));
@@ -2477,7 +2477,7 @@ mod tests {
 
     #[test]
     fn jobs_v015_and_camel_case() {
-        let jobs = decode_jobs(&fixture("arroyo-v0.15/jobs.json")).unwrap();
+        let jobs = decode_jobs(&fixture("arroyo-v0.15.0/jobs.json")).unwrap();
         let running = model::Job {
             id: "job_sX6HjY6eoa".into(),
             pipeline_id: None,
@@ -2492,22 +2492,22 @@ mod tests {
         };
         assert_eq!(jobs, vec![running.clone()]);
         assert_eq!(
-            decode_jobs(&fixture("arroyo-v0.15/jobs.raw.json")).unwrap(),
+            decode_jobs(&fixture("arroyo-v0.15.0/jobs.raw.json")).unwrap(),
             jobs
         );
         assert_eq!(
-            decode_jobs(&fixture("arroyo-v0.15/pipeline_jobs.json")).unwrap(),
+            decode_jobs(&fixture("arroyo-v0.15.0/pipeline_jobs.json")).unwrap(),
             jobs
         );
-        let stopped = decode_jobs(&fixture("arroyo-v0.15/jobs_stopped.json")).unwrap();
+        let stopped = decode_jobs(&fixture("arroyo-v0.15.0/jobs_stopped.json")).unwrap();
         assert_eq!(stopped[0].finish_time_micros, Some(1795610265673518));
         assert_eq!(stopped[0].state, "Stopped");
 
         for rel in [
-            "arroyo-real/jobs.json",
-            "arroyo-real/jobs_stopped.json",
-            "arroyo-v0.15/jobs.json",
-            "arroyo-v0.15/jobs_stopped.json",
+            "arroyo-main-addb390/jobs.json",
+            "arroyo-main-addb390/jobs_stopped.json",
+            "arroyo-v0.15.0/jobs.json",
+            "arroyo-v0.15.0/jobs_stopped.json",
         ] {
             assert_eq!(
                 decode_jobs(&camel_bytes(rel)).unwrap(),
@@ -2594,7 +2594,7 @@ mod tests {
                 "{body}: {err}"
             );
         }
-        let bytes = fixture("arroyo-real/jobs.json");
+        let bytes = fixture("arroyo-main-addb390/jobs.json");
         let err = decode_jobs(&bytes[..bytes.len() - 10]).unwrap_err();
         assert!(err.to_string().contains("EOF"), "{err}");
     }
@@ -2632,19 +2632,19 @@ mod tests {
     #[test]
     fn pipeline_fixtures() {
         for rel in [
-            "arroyo-real/pipeline.json",
-            "arroyo-real/pipeline_stopped.json",
+            "arroyo-main-addb390/pipeline.json",
+            "arroyo-main-addb390/pipeline_stopped.json",
         ] {
             check_nexmark_pipeline(&decode_pipeline(&fixture(rel)).unwrap(), "pl_89EzD1DdVl");
         }
         for rel in [
-            "arroyo-v0.15/pipeline.json",
-            "arroyo-v0.15/pipeline_stopped.json",
-            "arroyo-v0.15/stop_patch_response.json",
+            "arroyo-v0.15.0/pipeline.json",
+            "arroyo-v0.15.0/pipeline_stopped.json",
+            "arroyo-v0.15.0/stop_patch_response.json",
         ] {
             check_nexmark_pipeline(&decode_pipeline(&fixture(rel)).unwrap(), "pl_inmhsYVAPs");
         }
-        for rel in ["arroyo-real/pipeline.json", "arroyo-v0.15/pipeline.json"] {
+        for rel in ["arroyo-main-addb390/pipeline.json", "arroyo-v0.15.0/pipeline.json"] {
             assert_eq!(
                 decode_pipeline(&camel_bytes(rel)).unwrap(),
                 decode_pipeline(&fixture(rel)).unwrap(),
@@ -2655,15 +2655,15 @@ mod tests {
 
     #[test]
     fn pipelines_page_fixtures() {
-        let page = decode_pipelines_page(&fixture("arroyo-real/pipelines.json")).unwrap();
+        let page = decode_pipelines_page(&fixture("arroyo-main-addb390/pipelines.json")).unwrap();
         assert!(!page.has_more);
         assert_eq!(page.pipelines.len(), 1);
         check_nexmark_pipeline(&page.pipelines[0], "pl_89EzD1DdVl");
-        let page = decode_pipelines_page(&fixture("arroyo-v0.15/pipelines.json")).unwrap();
+        let page = decode_pipelines_page(&fixture("arroyo-v0.15.0/pipelines.json")).unwrap();
         assert!(!page.has_more);
         check_nexmark_pipeline(&page.pipelines[0], "pl_inmhsYVAPs");
         // camelCase keys everywhere (hasMore is camelCase in every release anyway).
-        let page2 = decode_pipelines_page(&camel_bytes("arroyo-v0.15/pipelines.json")).unwrap();
+        let page2 = decode_pipelines_page(&camel_bytes("arroyo-v0.15.0/pipelines.json")).unwrap();
         assert_eq!(page2, page);
 
         for (body, more) in [
@@ -2763,7 +2763,7 @@ mod tests {
 
     #[test]
     fn checkpoint_fixtures() {
-        let cps = decode_checkpoints(&fixture("arroyo-real/checkpoints.json")).unwrap();
+        let cps = decode_checkpoints(&fixture("arroyo-main-addb390/checkpoints.json")).unwrap();
         let epochs: Vec<u64> = cps.iter().map(|c| c.epoch).collect();
         assert_eq!(epochs, (6..=17).collect::<Vec<_>>());
         assert_eq!(
@@ -2775,25 +2775,25 @@ mod tests {
                 checkpoint_type: Some("scheduled".into()),
             }
         );
-        let stopped = decode_checkpoints(&fixture("arroyo-real/checkpoints_stopped.json")).unwrap();
+        let stopped = decode_checkpoints(&fixture("arroyo-main-addb390/checkpoints_stopped.json")).unwrap();
         let last = stopped.last().unwrap();
         assert_eq!(last.epoch, 21);
         assert_eq!(last.checkpoint_type.as_deref(), Some("stopping"));
         assert_eq!(last.finish_time_micros, Some(1795608703836659));
 
-        let v15 = decode_checkpoints(&fixture("arroyo-v0.15/checkpoints.json")).unwrap();
+        let v15 = decode_checkpoints(&fixture("arroyo-v0.15.0/checkpoints.json")).unwrap();
         let epochs: Vec<u64> = v15.iter().map(|c| c.epoch).collect();
         assert_eq!(epochs, (8..=12).collect::<Vec<_>>());
         assert!(v15.iter().all(|c| c.checkpoint_type.is_none()));
         assert_eq!(v15[0].start_time_micros, 1795610203907835);
         assert_eq!(v15[0].finish_time_micros, Some(1795610204204351));
-        let v15s = decode_checkpoints(&fixture("arroyo-v0.15/checkpoints_stopped.json")).unwrap();
+        let v15s = decode_checkpoints(&fixture("arroyo-v0.15.0/checkpoints_stopped.json")).unwrap();
         assert_eq!(v15s.last().unwrap().epoch, 14);
 
         for rel in [
-            "arroyo-real/checkpoints.json",
-            "arroyo-real/checkpoints_stopped.json",
-            "arroyo-v0.15/checkpoints.json",
+            "arroyo-main-addb390/checkpoints.json",
+            "arroyo-main-addb390/checkpoints_stopped.json",
+            "arroyo-v0.15.0/checkpoints.json",
         ] {
             assert_eq!(
                 decode_checkpoints(&camel_bytes(rel)).unwrap(),
@@ -2983,7 +2983,7 @@ mod tests {
             assert!(check_fast(&pretty), "{rel}");
         }
         // Older releases' keys.
-        let list = fixture_value("arroyo-v0.15/job_metrics_rpc.json");
+        let list = fixture_value("arroyo-v0.15.0/job_metrics_rpc.json");
         for (node_key, groups_key, words) in [
             ("nodeId", "metricGroups", false),
             ("operatorId", "metricGroups", true),
@@ -3160,7 +3160,7 @@ mod tests {
         for (name, bytes) in [
             (
                 "full-window capture",
-                fixture("arroyo-real/job_metrics_rpc_full_window.json"),
+                fixture("arroyo-main-addb390/job_metrics_rpc_full_window.json"),
             ),
             ("generated, 100 subtasks", generated.into_bytes()),
         ] {

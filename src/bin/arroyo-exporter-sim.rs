@@ -49,7 +49,7 @@ struct Args {
     token: Option<String>,
 
     /// Serve a real capture instead of the demo world: the folder holding
-    /// `arroyo-real/` and `arroyo-v0.15/` (release main or v0.15 only; static data).
+    /// `arroyo-main-addb390/` and `arroyo-v0.15.0/` (release main or v0.15 only; static data).
     #[arg(long, env = "ARROYO_SIM_FIXTURES")]
     fixtures: Option<PathBuf>,
 }

@@ -1,4 +1,4 @@
-//! Loads the real captures (shared/fixtures) into a simulator world.
+//! Loads the real captures (tests/fixtures) into a simulator world.
 
 use std::io;
 use std::path::Path;
@@ -32,13 +32,13 @@ fn u64_field(v: &Value, key: &str) -> Option<u64> {
 /// The world of a real capture: the pipeline, its job (Running, with the captured
 /// `JobMetrics` document served verbatim) and its checkpoints, exactly as Arroyo gave them.
 ///
-/// `fixtures_dir` is the folder holding `arroyo-real/` (main) and `arroyo-v0.15/`
-/// (v0.15), e.g. `shared/fixtures`. Other releases have no capture:
+/// `fixtures_dir` is the folder holding `arroyo-main-addb390/` (main) and `arroyo-v0.15.0/`
+/// (v0.15), e.g. `tests/fixtures`. Other releases have no capture:
 /// [`io::ErrorKind::Unsupported`].
 pub fn fixture_world(release: Release, fixtures_dir: &Path) -> io::Result<World> {
     let dir = match release {
-        Release::Main => fixtures_dir.join("arroyo-real"),
-        Release::V0_15 => fixtures_dir.join("arroyo-v0.15"),
+        Release::Main => fixtures_dir.join("arroyo-main-addb390"),
+        Release::V0_15 => fixtures_dir.join("arroyo-v0.15.0"),
         other => {
             return Err(io::Error::new(
                 io::ErrorKind::Unsupported,

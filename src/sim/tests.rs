@@ -626,14 +626,13 @@ async fn scenario_over_http_and_controller_down() {
     assert_eq!(arroyo.state().scenario(), Scenario::JobFailed);
 }
 
-/// The real captures; their absence fails the test (they come with the checkout's
-/// `shared/` folder).
+/// The real captures kept in the repo (`tests/fixtures`); their absence fails the test.
 fn fixtures_dir() -> PathBuf {
     let dir = std::env::var_os("ARROYO_FIXTURES_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures"));
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"));
     assert!(
-        dir.join("arroyo-real/jobs.json").exists(),
+        dir.join("arroyo-main-addb390/jobs.json").exists(),
         "fixtures not found in {} (set ARROYO_FIXTURES_DIR)",
         dir.display()
     );
@@ -644,8 +643,8 @@ fn fixtures_dir() -> PathBuf {
 async fn fixture_worlds_serve_the_captures() {
     let dir = fixtures_dir();
     for (release, sub) in [
-        (Release::Main, "arroyo-real"),
-        (Release::V0_15, "arroyo-v0.15"),
+        (Release::Main, "arroyo-main-addb390"),
+        (Release::V0_15, "arroyo-v0.15.0"),
     ] {
         let world = fixture_world(release, &dir).unwrap();
         let job_id = world.jobs[0].id.clone();
