@@ -30,9 +30,9 @@ pub fn config_for(arroyo: &arroyo_exporter::sim::FakeArroyo) -> Config {
     c
 }
 
-/// The fixtures captured from real Arroyo releases.
+/// The fixtures captured from real Arroyo releases, kept in the repository.
 pub fn fixtures() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures")
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
 /// A running in-process exporter.
