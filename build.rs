@@ -1,6 +1,7 @@
 //! Compiles `proto/arroyo_rpc.proto` with a pure-Rust protobuf compiler (protox), so a
-//! fresh machine needs no system `protoc`, and records the git revision for
-//! `arroyo_exporter_build_info`.
+//! fresh machine needs no system `protoc`, into client code only (the exporter serves no
+//! gRPC; tests that need a server take the simulator's, `arroyo_sim::pb`), and records the
+//! git revision for `arroyo_exporter_build_info`.
 
 use std::process::Command;
 
@@ -8,7 +9,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("cargo:rerun-if-changed=proto/arroyo_rpc.proto");
     let fds = protox::compile(["proto/arroyo_rpc.proto"], ["proto"])?;
     tonic_prost_build::configure()
-        .build_server(true)
+        .build_server(false)
         .build_client(true)
         .compile_fds(fds)?;
 

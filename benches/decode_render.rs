@@ -27,7 +27,7 @@ use arroyo_exporter::exposition::{self, Format};
 use arroyo_exporter::model::{
     Job, JobMetrics, JobSnapshot, MetricsOutcome, Operator, Pipeline, Snapshot,
 };
-use arroyo_exporter::sim::{generate_metrics_document, DocSpec, Release};
+use arroyo_sim::{generate_metrics_document, DocSpec, Release};
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 
 /// Newest sample of the generated documents (µs since the epoch).

@@ -33,7 +33,7 @@ use arroyo_exporter::arroyo::rpc::{RpcAnswer, RpcClient};
 use arroyo_exporter::config::Config;
 use arroyo_exporter::scrape::Scraper;
 use arroyo_exporter::server;
-use arroyo_exporter::sim::{FakeArroyo, Release, SimJob, SimNode, SimPipeline};
+use arroyo_sim::{FakeArroyo, Release, SimJob, SimNode, SimPipeline};
 
 const JOB: &str = "job_bench00001";
 const PIPELINE: &str = "pl_bench00001";

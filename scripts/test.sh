@@ -40,11 +40,17 @@ python3 -c 'import prometheus_client' || { echo "python prometheus_client not in
 log "cargo fmt --check"
 cargo fmt --all -- --check
 
-log "cargo clippy --all-targets -- -D warnings"
-cargo clippy --all-targets --locked -- -D warnings
+log "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
 
-log "cargo test"
-cargo test --all-targets --locked 2>&1 | tee .tmp/cargo-test.log
+# The simulator's binary belongs to another package (crates/arroyo-sim): cargo does not
+# build it for the exporter's tests, so build it first; tests/ops_live.rs runs it from
+# the same target directory as the exporter's binary.
+log "cargo build -p arroyo-sim --bin arroyo-exporter-sim"
+cargo build --locked -p arroyo-sim --bin arroyo-exporter-sim
+
+log "cargo test --workspace"
+cargo test --workspace --all-targets --locked 2>&1 | tee .tmp/cargo-test.log
 rust_passed=$(grep -Eo '^test result: ok\. [0-9]+ passed' .tmp/cargo-test.log | awk '{s+=$4} END {print s+0}')
 
 if [ -f scripts/test-ops.sh ]; then

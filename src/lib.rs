@@ -4,6 +4,9 @@
 //! [`config`] → [`scrape`] (discovery and fetches through [`arroyo`]) →
 //! [`arroyo::wire`] (decode, pure) → [`model`] → [`exposition`] (render, pure) →
 //! [`server`] (HTTP).
+//!
+//! The simulated Arroyo the tests run against is a separate crate (`crates/arroyo-sim`),
+//! not part of this library.
 
 pub mod arroyo;
 pub mod config;
@@ -12,5 +15,4 @@ pub mod model;
 pub mod scrape;
 pub mod selfmetrics;
 pub mod server;
-pub mod sim;
 pub mod webconfig;

@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use arroyo_exporter::sim::{FakeArroyo, Release, SimJob, SimNode, SimPipeline};
+use arroyo_sim::{FakeArroyo, Release, SimJob, SimNode, SimPipeline};
 use common::prometheus::{free_port, ureq_get};
 
 const BIN: &str = env!("CARGO_BIN_EXE_arroyo-exporter");

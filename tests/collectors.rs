@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use arroyo_exporter::model::JOB_STATES;
-use arroyo_exporter::sim::{
+use arroyo_sim::{
     fixture_world, ApiFaults, FakeArroyo, Release, SimCheckpoint, SimJob, SimNode, SimPipeline,
 };
 use common::prometheus::Prometheus;

@@ -4,12 +4,12 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use arroyo_exporter::arroyo::pb::job_controller_grpc_server::{
-    JobControllerGrpc, JobControllerGrpcServer,
-};
-use arroyo_exporter::arroyo::pb::{JobMetricsReq, JobMetricsResp};
 use arroyo_exporter::arroyo::rpc::{RpcAnswer, RpcClient};
 use arroyo_exporter::config::{Config, ControllerService};
+// The server side comes from the simulator's own generated code: the exporter builds only
+// clients.
+use arroyo_sim::pb::job_controller_grpc_server::{JobControllerGrpc, JobControllerGrpcServer};
+use arroyo_sim::pb::{JobMetricsReq, JobMetricsResp};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic::{Request, Response, Status};

@@ -6,7 +6,7 @@
 mod baseline;
 
 use arroyo_exporter::arroyo::wire::{decode_job_metrics, decode_metric_groups_envelope};
-use arroyo_exporter::sim::{DocSpec, Effect, Release};
+use arroyo_sim::{DocSpec, Effect, Release};
 
 const END: u64 = 1_795_608_672_537_756;
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use arroyo_exporter::config::{Config, ControllerService, MetricsSource, StaticJob};
 use arroyo_exporter::model::MetricKind;
-use arroyo_exporter::sim::{
+use arroyo_sim::{
     fixture_world, ApiFaults, FakeArroyo, MetricsSource as SimMetrics, Release, RpcFaults, SimJob,
     SimNode, SimPipeline,
 };
@@ -203,7 +203,7 @@ async fn generated_case(release: Release) {
                 "a \\ b\nc -> 日本語"
             };
             let got = s.value(
-                family(e.kind),
+                wire_to_family(e.name.wire_name()),
                 &[
                     ("job_id", job),
                     ("pipeline_id", "pl_Nasty00001"),

@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use arroyo_exporter::config::Config;
-use arroyo_exporter::sim::{
+use arroyo_sim::{
     FakeArroyo, MetricsSource as SimMetrics, Release, RpcFaults, SimJob, SimNode, SimPipeline,
 };
 use common::{Exporter, Scrape};

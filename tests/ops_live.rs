@@ -31,8 +31,43 @@ use std::time::{Duration, Instant};
 use common::prometheus::{free_port, ureq_get, urlencode, Prometheus};
 use serde_json::Value;
 
-const SIM_BIN: &str = env!("CARGO_BIN_EXE_arroyo-exporter-sim");
 const EXPORTER_BIN: &str = env!("CARGO_BIN_EXE_arroyo-exporter");
+/// The simulator's binary name (package `arroyo-sim`).
+const SIM_BIN_NAME: &str = "arroyo-exporter-sim";
+
+/// The simulator's binary. It belongs to another package of the workspace
+/// (`crates/arroyo-sim`), so cargo neither builds it for this test nor gives its path
+/// (`CARGO_BIN_EXE_*` covers this package's binaries only). The test command builds it
+/// first (scripts/test.sh: `cargo build -p arroyo-sim --bin arroyo-exporter-sim`, a no-op
+/// when it is up to date), into the same target directory and profile as the exporter's
+/// binary, where this finds it; `$ARROYO_SIM_BIN` names another one. Missing: the test
+/// fails with the command to run.
+fn sim_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("ARROYO_SIM_BIN") {
+        let p = PathBuf::from(p);
+        assert!(p.is_file(), "ARROYO_SIM_BIN={} is not a file", p.display());
+        return p;
+    }
+    let exporter = Path::new(EXPORTER_BIN);
+    let bin = exporter.with_file_name(format!("{SIM_BIN_NAME}{}", std::env::consts::EXE_SUFFIX));
+    let profile = match exporter
+        .parent()
+        .and_then(Path::file_name)
+        .and_then(|n| n.to_str())
+    {
+        Some("debug") | None => String::new(),
+        Some("release") => " --release".to_string(),
+        Some(other) => format!(" --profile {other}"),
+    };
+    assert!(
+        bin.is_file(),
+        "simulator binary {} not found: build it first with \
+         `cargo build{profile} --locked -p arroyo-sim --bin {SIM_BIN_NAME}` \
+         (scripts/test.sh does), or set ARROYO_SIM_BIN",
+        bin.display()
+    );
+    bin
+}
 
 /// Prometheus's scrape and rule evaluation interval.
 const INTERVAL: &str = "1s";
@@ -201,13 +236,19 @@ struct Pair {
 }
 
 impl Pair {
-    fn start(scenario: &'static str, seed: u64, pipelines: usize, logs: &Path) -> Pair {
+    fn start(
+        sim_bin: &Path,
+        scenario: &'static str,
+        seed: u64,
+        pipelines: usize,
+        logs: &Path,
+    ) -> Pair {
         let rpc = format!("127.0.0.1:{}", free_port());
         let api = format!("127.0.0.1:{}", free_port());
         let web = format!("127.0.0.1:{}", free_port());
         let sim = Proc::spawn(
             format!("arroyo-exporter-sim ({scenario})"),
-            Command::new(SIM_BIN)
+            Command::new(sim_bin)
                 .args(["--release", "main", "--scenario", "steady"])
                 .args(["--rpc-listen", &rpc, "--api-listen", &api])
                 .args(["--pipelines", &pipelines.to_string(), "--parallelism", "2"])
@@ -434,6 +475,7 @@ fn active_alerts(prom: &Prometheus) -> BTreeMap<AlertKey, (String, String)> {
 
 #[test]
 fn dashboards_and_rules_against_live_binaries() {
+    let sim_bin = sim_bin();
     let queries = extract_queries();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let rule_files = [
@@ -444,9 +486,15 @@ fn dashboards_and_rules_against_live_binaries() {
 
     // The steady pair has four pipelines (every graph of the demo world); the others two
     // (their scenario acts on the first job only).
-    let mut pairs = vec![Pair::start(STEADY, 1, 4, logs.path())];
+    let mut pairs = vec![Pair::start(&sim_bin, STEADY, 1, 4, logs.path())];
     for (i, case) in CASES.iter().enumerate() {
-        pairs.push(Pair::start(case.scenario, 2 + i as u64, 2, logs.path()));
+        pairs.push(Pair::start(
+            &sim_bin,
+            case.scenario,
+            2 + i as u64,
+            2,
+            logs.path(),
+        ));
     }
     for p in &mut pairs {
         p.wait_ready(Duration::from_secs(60));

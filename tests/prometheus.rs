@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use arroyo_exporter::sim::{FakeArroyo, Release, SimJob, SimNode, SimPipeline};
+use arroyo_sim::{FakeArroyo, Release, SimJob, SimNode, SimPipeline};
 use common::prometheus::Prometheus;
 use common::Exporter;
 
@@ -108,7 +108,7 @@ async fn prometheus_scrapes_both_formats_without_error() {
         let idx: u32 = m["subtask_idx"].as_str().unwrap().parse().unwrap();
         let want = expected
             .iter()
-            .find(|e| e.node_id == node && e.subtask_idx == idx && e.kind.wire_name() == kind)
+            .find(|e| e.node_id == node && e.subtask_idx == idx && e.name.wire_name() == kind)
             .unwrap_or_else(|| panic!("no expected value for {m}"));
         let got: f64 = s["value"][1].as_str().unwrap().parse().unwrap();
         let tol = want.point.value.abs() * 1e-12;

@@ -17,8 +17,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use arroyo_exporter::config::Config;
 use arroyo_exporter::scrape::Scraper;
 use arroyo_exporter::server;
-use arroyo_exporter::sim::{FakeArroyo, Release, SimJob, SimNode, SimPipeline};
 use arroyo_exporter::webconfig::WebSecurity;
+use arroyo_sim::{FakeArroyo, Release, SimJob, SimNode, SimPipeline};
 use base64::Engine as _;
 use rcgen::{
     BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,

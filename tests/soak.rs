@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use arroyo_exporter::sim::{FakeArroyo, Release, SimJob, SimNode, SimPipeline};
+use arroyo_sim::{FakeArroyo, Release, SimJob, SimNode, SimPipeline};
 
 const BIN: &str = env!("CARGO_BIN_EXE_arroyo-exporter");
 const CLIENTS: usize = 20;

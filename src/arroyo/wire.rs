@@ -1808,8 +1808,10 @@ mod tests {
 
     #[test]
     fn fixture_concrete_values() {
-        let m =
-            decode_job_metrics(&fixture("arroyo-main-addb390/job_metrics_rpc_first_points.json")).unwrap();
+        let m = decode_job_metrics(&fixture(
+            "arroyo-main-addb390/job_metrics_rpc_first_points.json",
+        ))
+        .unwrap();
         let map = as_map(&m);
         // One point per rate series at that time.
         assert_eq!(
@@ -1906,8 +1908,10 @@ mod tests {
 
     #[test]
     fn just_started_has_no_samples() {
-        let m =
-            decode_job_metrics(&fixture("arroyo-main-addb390/job_metrics_rpc_just_started.json")).unwrap();
+        let m = decode_job_metrics(&fixture(
+            "arroyo-main-addb390/job_metrics_rpc_just_started.json",
+        ))
+        .unwrap();
         assert!(m.samples.is_empty());
         assert_eq!((m.null_values, m.unknown_metric_groups), (0, 0));
         assert_eq!(decode_str("[]"), model::JobMetrics::default());
@@ -2644,7 +2648,10 @@ mod tests {
         ] {
             check_nexmark_pipeline(&decode_pipeline(&fixture(rel)).unwrap(), "pl_inmhsYVAPs");
         }
-        for rel in ["arroyo-main-addb390/pipeline.json", "arroyo-v0.15.0/pipeline.json"] {
+        for rel in [
+            "arroyo-main-addb390/pipeline.json",
+            "arroyo-v0.15.0/pipeline.json",
+        ] {
             assert_eq!(
                 decode_pipeline(&camel_bytes(rel)).unwrap(),
                 decode_pipeline(&fixture(rel)).unwrap(),
@@ -2775,7 +2782,8 @@ mod tests {
                 checkpoint_type: Some("scheduled".into()),
             }
         );
-        let stopped = decode_checkpoints(&fixture("arroyo-main-addb390/checkpoints_stopped.json")).unwrap();
+        let stopped =
+            decode_checkpoints(&fixture("arroyo-main-addb390/checkpoints_stopped.json")).unwrap();
         let last = stopped.last().unwrap();
         assert_eq!(last.epoch, 21);
         assert_eq!(last.checkpoint_type.as_deref(), Some("stopping"));
@@ -2995,7 +3003,7 @@ mod tests {
 
     #[test]
     fn fast_path_on_generated_documents_of_every_release() {
-        use crate::sim::{expected_newest, generate_metrics_document, Release};
+        use arroyo_sim::{expected_newest, generate_metrics_document, Release};
         let end = 1_795_608_672_537_756;
         let nodes = [(0, 3), (1, 2), (4, 1), (6, 2)];
         for release in Release::ALL {
@@ -3006,7 +3014,15 @@ mod tests {
                 let want: BTreeMap<SeriesKey, Point> =
                     expected_newest(release, &nodes, samples, end, 17)
                         .into_iter()
-                        .map(|s| ((s.node_id, s.subtask_idx, s.kind), s.point))
+                        .map(|s| {
+                            // The simulator's own types, bridged by Arroyo's wire names.
+                            let kind = MetricKind::from_wire(s.name.wire_name()).unwrap();
+                            let point = Point {
+                                time_micros: s.point.time_micros,
+                                value: s.point.value,
+                            };
+                            ((s.node_id, s.subtask_idx, kind), point)
+                        })
                         .collect();
                 assert_eq!(as_map(&got), want, "{release} {samples}");
                 assert_eq!(got, naive(&serde_json::from_str(&doc).unwrap()));
@@ -3083,7 +3099,7 @@ mod tests {
     /// nothing panics.
     #[test]
     fn fast_path_on_mutated_documents() {
-        use crate::sim::{generate_metrics_document, Release};
+        use arroyo_sim::{generate_metrics_document, Release};
         const BYTES: &[u8] = b"{}[]\",:0123456789.eE+- \n\\ntrufalsx\x00\xff\xc3";
         let mut rng = Rng(0xD1FF_E7E7);
         let mut bases: Vec<Vec<u8>> = Release::ALL
@@ -3150,8 +3166,8 @@ mod tests {
     #[test]
     #[ignore]
     fn throughput() {
-        let generated = crate::sim::generate_metrics_document(
-            crate::sim::Release::Main,
+        let generated = arroyo_sim::generate_metrics_document(
+            arroyo_sim::Release::Main,
             &[(0, 25), (1, 25), (2, 25), (3, 25)],
             151,
             1_795_608_672_537_756,

@@ -23,7 +23,7 @@ pub fn now_micros() -> u64 {
 }
 
 /// A default configuration pointing at the simulated Arroyo `arroyo`.
-pub fn config_for(arroyo: &arroyo_exporter::sim::FakeArroyo) -> Config {
+pub fn config_for(arroyo: &arroyo_sim::FakeArroyo) -> Config {
     let mut c = Config::default();
     c.controller.endpoint = arroyo.rpc_url().parse().unwrap();
     c.api.endpoint = Some(arroyo.api_url().parse().unwrap());

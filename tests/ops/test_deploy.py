@@ -98,7 +98,7 @@ def test_dockerignore_keeps_what_cargo_needs():
              if l.strip() and not l.startswith("#")]
     assert "target" in lines and ".git" in lines
     for needed in ("src", "Cargo.toml", "Cargo.lock", "build.rs", "proto", "tests",
-                   "deploy/docker", "config"):
+                   "deploy/docker", "config", "crates"):
         assert needed not in lines and f"{needed}/" not in lines, needed
     assert "!deploy/docker" in lines or "deploy" not in lines
 

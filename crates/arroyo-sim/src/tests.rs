@@ -9,10 +9,9 @@ use tonic::transport::Channel;
 use tonic::Code;
 
 use super::*;
-use crate::arroyo::pb::controller_grpc_client::ControllerGrpcClient;
-use crate::arroyo::pb::job_controller_grpc_client::JobControllerGrpcClient;
-use crate::arroyo::pb::JobMetricsReq;
-use crate::model::MetricKind;
+use crate::pb::controller_grpc_client::ControllerGrpcClient;
+use crate::pb::job_controller_grpc_client::JobControllerGrpcClient;
+use crate::pb::JobMetricsReq;
 
 const NOW: u64 = 1_795_608_672_000_000;
 const PID: &str = "pl_89EzD1DdVl";
@@ -126,12 +125,12 @@ async fn document_matches_expected_newest() {
     for op in v.as_array().unwrap() {
         let node = op["node_id"].as_u64().unwrap().to_string();
         for g in op["metric_groups"].as_array().unwrap() {
-            let kind = MetricKind::from_wire(g["name"].as_str().unwrap()).unwrap();
+            let kind = MetricName::from_wire(g["name"].as_str().unwrap()).unwrap();
             for s in g["subtasks"].as_array().unwrap() {
                 let idx = s["index"].as_u64().unwrap() as u32;
                 let pts = s["metrics"].as_array().unwrap();
                 // 182 s of collection: 91 samples; rates one fewer.
-                let want = if kind == MetricKind::Backpressure {
+                let want = if kind == MetricName::Backpressure {
                     91
                 } else {
                     90
@@ -140,7 +139,7 @@ async fn document_matches_expected_newest() {
                 let last = pts.last().unwrap();
                 let e = expected
                     .iter()
-                    .find(|e| e.node_id == node && e.subtask_idx == idx && e.kind == kind)
+                    .find(|e| e.node_id == node && e.subtask_idx == idx && e.name == kind)
                     .unwrap();
                 assert_eq!(last["time"].as_u64().unwrap(), e.point.time_micros);
                 assert_eq!(last["value"].as_f64().unwrap(), e.point.value);
@@ -626,11 +625,14 @@ async fn scenario_over_http_and_controller_down() {
     assert_eq!(arroyo.state().scenario(), Scenario::JobFailed);
 }
 
-/// The real captures kept in the repo (`tests/fixtures`); their absence fails the test.
+/// The real captures kept in the repository root's `tests/fixtures` (two levels above this
+/// crate), or `$ARROYO_FIXTURES_DIR`; their absence fails the test.
 fn fixtures_dir() -> PathBuf {
     let dir = std::env::var_os("ARROYO_FIXTURES_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures"));
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures"))
+        });
     assert!(
         dir.join("arroyo-main-addb390/jobs.json").exists(),
         "fixtures not found in {} (set ARROYO_FIXTURES_DIR)",
@@ -678,4 +680,32 @@ async fn fixture_worlds_serve_the_captures() {
         assert!(jobs["data"][0]["start_time"].as_u64().is_some());
     }
     assert!(fixture_world(Release::V0_13, &dir).is_err());
+}
+
+/// The module order drawn at the top of lib.rs: a module refers (`crate::…`) only to
+/// modules above it, so imports go one way and there is no cycle.
+#[test]
+fn modules_import_only_modules_above_them() {
+    const ORDER: [(&str, &str); 11] = [
+        ("facts", include_str!("facts.rs")),
+        ("release", include_str!("release.rs")),
+        ("scenario", include_str!("scenario.rs")),
+        ("net", include_str!("net.rs")),
+        ("pb", ""),
+        ("docgen", include_str!("docgen.rs")),
+        ("state", include_str!("state.rs")),
+        ("autopilot", include_str!("autopilot.rs")),
+        ("fixtures", include_str!("fixtures.rs")),
+        ("grpc", include_str!("grpc.rs")),
+        ("api", include_str!("api.rs")),
+    ];
+    for (i, (module, text)) in ORDER.iter().enumerate() {
+        for (j, (other, _)) in ORDER.iter().enumerate() {
+            let used = text.contains(&format!("crate::{other}::"));
+            assert!(
+                !used || j < i,
+                "{module} refers to {other}, which is not above it"
+            );
+        }
+    }
 }

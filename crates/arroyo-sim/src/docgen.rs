@@ -12,9 +12,8 @@
 //! Rates are per subtask (the node's rate split over its parallelism, with a few percent of
 //! spread between subtasks).
 
-use crate::model::{MetricKind, Point, SubtaskSample};
-
-use super::release::{wire_node_id, Release};
+use crate::facts::{MetricName, NewestPoint, Point};
+use crate::release::{wire_node_id, Release};
 
 /// Maximum points a series holds (Arroyo's 5-minute ring buffer).
 pub const MAX_POINTS: usize = 150;
@@ -125,24 +124,24 @@ impl DocSpec {
         plan.render_into(out);
     }
 
-    /// The newest point of every non-empty series, in node, subtask, [`MetricKind::ALL`]
+    /// The newest point of every non-empty series, in node, subtask, [`MetricName::ALL`]
     /// order; `node_id` is written as the exporter labels it (decimal, or the legacy word
     /// id for v0.11).
-    pub fn newest(&self) -> Vec<SubtaskSample> {
+    pub fn newest(&self) -> Vec<NewestPoint> {
         let plan = Plan::new(self);
         let mut out = Vec::new();
         for node in &plan.nodes {
             for sub in &node.subs {
-                for kind in MetricKind::ALL {
+                for kind in MetricName::ALL {
                     let n = plan.points(sub, kind);
                     if n == 0 {
                         continue;
                     }
                     let Some(k) = sub.newest_slot else { continue };
-                    out.push(SubtaskSample {
+                    out.push(NewestPoint {
                         node_id: node.wire_id.clone(),
                         subtask_idx: sub.index,
-                        kind,
+                        name: kind,
                         point: Point {
                             time_micros: slot_time(k, sub.offset),
                             value: plan.value(node, sub, kind, k),
@@ -177,7 +176,7 @@ pub fn expected_newest(
     points_per_series: usize,
     end_time_micros: u64,
     seed: u64,
-) -> Vec<SubtaskSample> {
+) -> Vec<NewestPoint> {
     DocSpec::new(release, nodes, points_per_series, end_time_micros, seed).newest()
 }
 
@@ -260,7 +259,7 @@ struct SubPlan {
     index: u32,
     offset: u64,
     newest_slot: Option<u64>,
-    /// Series hash keys, by [`MetricKind::index`].
+    /// Series hash keys, by [`MetricName::ALL`] position.
     keys: [u64; 5],
     /// Messages/s received and sent by this subtask (before wave, noise and effects).
     msgs_in: f64,
@@ -419,9 +418,9 @@ impl<'a> Plan<'a> {
     }
 
     /// Points in this subtask's series of `kind`.
-    fn points(&self, sub: &SubPlan, kind: MetricKind) -> usize {
+    fn points(&self, sub: &SubPlan, kind: MetricName) -> usize {
         let Some(k) = sub.newest_slot else { return 0 };
-        let n = if kind == MetricKind::Backpressure {
+        let n = if kind == MetricName::Backpressure {
             self.bp_points
         } else {
             self.rate_points
@@ -430,9 +429,9 @@ impl<'a> Plan<'a> {
     }
 
     #[inline]
-    fn value(&self, node: &NodePlan, sub: &SubPlan, kind: MetricKind, k: u64) -> f64 {
-        let u = unit(mix(sub.keys[kind.index()] ^ k));
-        if kind == MetricKind::Backpressure {
+    fn value(&self, node: &NodePlan, sub: &SubPlan, kind: MetricName, k: u64) -> f64 {
+        let u = unit(mix(sub.keys[kind.position()] ^ k));
+        if kind == MetricName::Backpressure {
             if let Some((k0, low, high)) = sub.bp {
                 if k >= k0 {
                     return low + (high - low) * u;
@@ -441,11 +440,11 @@ impl<'a> Plan<'a> {
             return if u < 0.6 { 0.0 } else { (u - 0.6) * 0.0375 };
         }
         let base = match kind {
-            MetricKind::MessagesRecv => sub.msgs_in,
-            MetricKind::MessagesSent => sub.msgs_out,
-            MetricKind::BytesRecv => sub.msgs_in * node.bpm_in,
-            MetricKind::BytesSent => sub.msgs_out * node.bpm_out,
-            MetricKind::Backpressure => 0.0,
+            MetricName::MessagesRecv => sub.msgs_in,
+            MetricName::MessagesSent => sub.msgs_out,
+            MetricName::BytesRecv => sub.msgs_in * node.bpm_in,
+            MetricName::BytesSent => sub.msgs_out * node.bpm_out,
+            MetricName::Backpressure => 0.0,
         };
         if base == 0.0 {
             return 0.0;
@@ -491,7 +490,7 @@ impl<'a> Plan<'a> {
                 out.push_str(&node.wire_id);
             }
             out.push_str(groups_key);
-            let mut kinds = MetricKind::ALL;
+            let mut kinds = MetricName::ALL;
             rng.shuffle(&mut kinds);
             let mut sub_order: Vec<usize> = (0..node.subs.len()).collect();
             for (gi, kind) in kinds.iter().enumerate() {
@@ -663,21 +662,21 @@ mod tests {
             let found = s
                 .iter()
                 .find(|(n, name, idx, _)| {
-                    *n == e.node_id && name == e.kind.wire_name() && *idx == e.subtask_idx as u64
+                    *n == e.node_id && name == e.name.wire_name() && *idx == e.subtask_idx as u64
                 })
                 .unwrap();
             let last = found.3.last().unwrap();
             assert_eq!(last.0, e.point.time_micros);
             assert_eq!(last.1.to_bits(), e.point.value.to_bits());
-            match (e.node_id.as_str(), e.kind) {
-                ("0", MetricKind::MessagesRecv | MetricKind::BytesRecv) => {
+            match (e.node_id.as_str(), e.name) {
+                ("0", MetricName::MessagesRecv | MetricName::BytesRecv) => {
                     assert_eq!(e.point.value, 0.0)
                 }
-                ("5", MetricKind::MessagesSent | MetricKind::BytesSent) => {
+                ("5", MetricName::MessagesSent | MetricName::BytesSent) => {
                     assert_eq!(e.point.value, 0.0)
                 }
-                (_, MetricKind::Backpressure) => assert!((0.0..0.02).contains(&e.point.value)),
-                ("0", MetricKind::MessagesSent) => {
+                (_, MetricName::Backpressure) => assert!((0.0..0.02).contains(&e.point.value)),
+                ("0", MetricName::MessagesSent) => {
                     assert!((400.0..600.0).contains(&e.point.value), "{e:?}")
                 }
                 _ => assert!(e.point.value > 0.0, "{e:?}"),
@@ -728,11 +727,11 @@ mod tests {
         ];
         let after = spec.newest();
         for (b, a) in before.iter().zip(&after) {
-            match a.kind {
-                MetricKind::Backpressure if a.node_id == "1" => {
+            match a.name {
+                MetricName::Backpressure if a.node_id == "1" => {
                     assert!((0.8..=0.95).contains(&a.point.value))
                 }
-                MetricKind::Backpressure => assert_eq!(a.point.value, b.point.value),
+                MetricName::Backpressure => assert_eq!(a.point.value, b.point.value),
                 _ if b.point.value == 0.0 => assert_eq!(a.point.value, 0.0),
                 _ => {
                     let r = a.point.value / b.point.value;
@@ -747,10 +746,10 @@ mod tests {
             factor: 10.0,
         }];
         let skew = spec.newest();
-        let get = |s: &[SubtaskSample], idx: u32| {
+        let get = |s: &[NewestPoint], idx: u32| {
             s.iter()
                 .find(|x| {
-                    x.node_id == "1" && x.subtask_idx == idx && x.kind == MetricKind::MessagesRecv
+                    x.node_id == "1" && x.subtask_idx == idx && x.name == MetricName::MessagesRecv
                 })
                 .unwrap()
                 .point

@@ -8,17 +8,16 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use parking_lot::{Mutex, MutexGuard};
 use tokio::sync::watch;
 
-use crate::model::{state_runs, SubtaskSample};
-
-use super::docgen::{hash, DocSpec, Effect, COLLECTION_INTERVAL_MICROS};
-use super::release::Release;
-use super::scenario::Scenario;
+use crate::docgen::{hash, DocSpec, Effect, COLLECTION_INTERVAL_MICROS};
+use crate::facts::{job_state_runs, NewestPoint};
+use crate::release::Release;
+use crate::scenario::Scenario;
 
 /// A graph node of a simulated pipeline.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SimNode {
     /// Numeric node id (v0.11 derives its word id from it, see
-    /// [`legacy_operator_id`](super::release::legacy_operator_id)).
+    /// [`legacy_operator_id`](crate::release::legacy_operator_id)).
     pub node_id: u32,
     /// Operator kind (`nexmark`, `chained_op`, `blackhole`, ...).
     pub operator: String,
@@ -419,7 +418,7 @@ impl World {
             MetricsSource::Generated => {
                 let since = job.metrics_since_micros?;
                 let pipeline = self.pipeline(&job.pipeline_id)?;
-                let end = if state_runs(&job.state) {
+                let end = if job_state_runs(&job.state) {
                     now
                 } else {
                     job.finish_time.unwrap_or(now).min(now)
@@ -441,7 +440,7 @@ impl World {
     /// running jobs start collecting again from `now`. Called on an RPC restart.
     pub fn controller_restarted(&mut self, now: u64) {
         for job in &mut self.jobs {
-            if state_runs(&job.state) {
+            if job_state_runs(&job.state) {
                 if job.metrics == MetricsSource::Generated {
                     job.metrics_since_micros = Some(now);
                 }
@@ -617,7 +616,7 @@ impl SimState {
     /// The newest point of every series the controller would serve for `job_id` now
     /// (for generated metrics; `None` for raw, absent or unknown). Fix "now" with
     /// [`SimState::set_fixed_now`] so the served document matches exactly.
-    pub fn expected_newest(&self, job_id: &str) -> Option<Vec<SubtaskSample>> {
+    pub fn expected_newest(&self, job_id: &str) -> Option<Vec<NewestPoint>> {
         let w = self.lock();
         match w.controller_doc(job_id, w.now_micros())? {
             DocPlan::Spec(spec) => Some(spec.newest()),
@@ -626,7 +625,7 @@ impl SimState {
     }
 
     /// Wants the gRPC listener open (`true`) or closed (`false`). The server follows
-    /// asynchronously; [`FakeArroyo::stop_rpc`](super::FakeArroyo::stop_rpc) waits.
+    /// asynchronously; [`FakeArroyo::stop_rpc`](crate::FakeArroyo::stop_rpc) waits.
     pub fn set_rpc_up(&self, up: bool) {
         self.shared.rpc_up.send_replace(up);
     }
@@ -639,19 +638,6 @@ impl SimState {
     /// Whether the gRPC listener is wanted open.
     pub fn rpc_wanted_up(&self) -> bool {
         *self.shared.rpc_up.borrow()
-    }
-
-    /// Switches the scenario now (see [`Scenario`]); also turns the autopilot on.
-    pub fn set_scenario(&self, scenario: Scenario) {
-        let rpc_up = {
-            let mut w = self.lock();
-            w.live = true;
-            let now = w.now_micros();
-            w.switch_scenario(scenario, now)
-        };
-        if rpc_up != self.rpc_wanted_up() {
-            self.set_rpc_up(rpc_up);
-        }
     }
 
     /// The active scenario.

@@ -10,13 +10,12 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use serde_json::{json, Map, Value};
 
-use crate::model::state_runs;
-
-use super::docgen::mix;
-use super::grpc::malformed;
-use super::release::{wire_node_id, Release};
-use super::scenario::Scenario;
-use super::state::{ApiFaults, DocPlan, SimCheckpoint, SimJob, SimPipeline, SimState, World};
+use crate::docgen::mix;
+use crate::facts::job_state_runs;
+use crate::grpc::malformed;
+use crate::release::{wire_node_id, Release};
+use crate::scenario::Scenario;
+use crate::state::{ApiFaults, DocPlan, SimCheckpoint, SimJob, SimPipeline, SimState, World};
 
 /// Most pipelines one page may hold.
 const MAX_PAGE: usize = 1000;
@@ -295,7 +294,7 @@ fn put(m: &mut Map<String, Value>, release: Release, key: &'static str, v: Value
 pub(crate) fn pipeline_json(w: &World, p: &SimPipeline) -> Value {
     let r = w.release;
     let job = w.jobs.iter().rev().find(|j| j.pipeline_id == p.id);
-    let running = job.is_some_and(|j| j.running_desired && state_runs(&j.state));
+    let running = job.is_some_and(|j| j.running_desired && job_state_runs(&j.state));
     let count = p.nodes.len();
     let node_id = |pos: usize, id: u32| -> Value {
         if r.numeric_node_ids() {

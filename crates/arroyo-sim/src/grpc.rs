@@ -3,12 +3,11 @@
 use tonic::codec::CompressionEncoding;
 use tonic::{Request, Response, Status};
 
-use crate::arroyo::pb::controller_grpc_server::{ControllerGrpc, ControllerGrpcServer};
-use crate::arroyo::pb::job_controller_grpc_server::{JobControllerGrpc, JobControllerGrpcServer};
-use crate::arroyo::pb::{JobMetricsReq, JobMetricsResp};
-
-use super::docgen::mix;
-use super::state::SimState;
+use crate::docgen::mix;
+use crate::pb::controller_grpc_server::{ControllerGrpc, ControllerGrpcServer};
+use crate::pb::job_controller_grpc_server::{JobControllerGrpc, JobControllerGrpcServer};
+use crate::pb::{JobMetricsReq, JobMetricsResp};
+use crate::state::SimState;
 
 /// Largest message the simulated controller sends or accepts.
 const MAX_MESSAGE: usize = 1 << 30;

@@ -1,5 +1,36 @@
-//! A SIMULATED Arroyo, for tests, benchmarks and demos. **This is not Arroyo** and talks
-//! to no Arroyo: it imitates the parts the exporter reads, on real sockets.
+//! arroyo-sim: a SIMULATED Arroyo, for the exporter's tests, benchmarks and demos.
+//! **This is not Arroyo** and talks to no Arroyo: it imitates, on real sockets, the parts
+//! of Arroyo that arroyo-exporter reads.
+//!
+//! What it simulates comes from the wire facts written down in the project's COMPAT.md
+//! (Arroyo's public source at v0.11 … v0.15 and main, and captures of a real Arroyo, kept
+//! in the repository's `tests/fixtures`): the controller's `JobMetrics` RPC of both
+//! service generations, the JSON document it carries, the REST API of each release, the
+//! job states and which of them run. The simulator implements that behaviour **on its
+//! own** and must never depend on the `arroyo-exporter` crate (nor the exporter on it,
+//! except as a dev-dependency): its list of states that run ([`facts`]), its metric
+//! names and point types ([`MetricName`], [`Point`], [`NewestPoint`]) and its protobuf
+//! code ([`pb`], from its own `proto/`) are its own, so where the exporter gets Arroyo
+//! wrong the end-to-end tests disagree instead of sharing the mistake.
+//!
+//! Modules, in order: each imports only modules above it (checked by a test), so there
+//! are no cycles.
+//!
+//! ```text
+//! module     imports                                   what it is
+//! facts      -                                         states that run, metric names, points
+//! release    -                                         wire shapes per release
+//! scenario   -                                         scenario names
+//! net        -                                         listeners that close and reopen
+//! pb         -                                         gRPC stubs from the sim's own proto/
+//! docgen     facts release                             generated JobMetrics documents
+//! state      facts release scenario docgen             the World and its SimState handle
+//! autopilot  release scenario docgen state             scenarios acting over time; demo_world
+//! fixtures   release state                             a World from the real captures
+//! grpc       pb docgen state                           the controller's JobMetrics
+//! api        facts release scenario docgen state grpc  REST API and /sim endpoints
+//! lib.rs     all                                       FakeArroyo: both servers
+//! ```
 //!
 //! [`FakeArroyo`] runs two real servers on 127.0.0.1 (port 0 = ephemeral, or given):
 //!
@@ -23,7 +54,7 @@
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
-//! use arroyo_exporter::sim::{FakeArroyo, Release, RpcFaults, SimJob, SimNode, SimPipeline};
+//! use arroyo_sim::{FakeArroyo, Release, RpcFaults, SimJob, SimNode, SimPipeline};
 //! let arroyo = FakeArroyo::start(Release::Main).await?;
 //! let state = arroyo.state();
 //! state.set_fixed_now(Some(1_795_608_672_000_000));
@@ -53,7 +84,9 @@
 //! ```
 
 mod api;
+mod autopilot;
 mod docgen;
+pub mod facts;
 mod fixtures;
 mod grpc;
 mod net;
@@ -61,19 +94,31 @@ mod release;
 mod scenario;
 mod state;
 
+/// Code generated from the simulator's own `proto/arroyo_rpc.proto` (package
+/// `arroyo_rpc`): messages, the servers the simulated controller mounts
+/// (`controller_grpc_server`, `job_controller_grpc_server`) and clients
+/// (`controller_grpc_client`, `job_controller_grpc_client`). Public so the exporter's
+/// tests can build a hand-written controller (e.g. one behind mutual TLS) without the
+/// exporter generating server code.
+pub mod pb {
+    tonic::include_proto!("arroyo_rpc");
+}
+
 use std::io;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+pub use autopilot::{
+    demo_world, sim_id, CHECKPOINTS_KEPT, RESTARTING_MICROS, RESTART_PERIOD_MICROS,
+};
 pub use docgen::{
     expected_newest, generate_metrics_document, DocSpec, Effect, COLLECTION_INTERVAL_MICROS,
     MAX_POINTS,
 };
+pub use facts::{MetricName, NewestPoint, Point};
 pub use fixtures::fixture_world;
 pub use release::{legacy_operator_id, wire_node_id, Release};
-pub use scenario::{
-    demo_world, sim_id, Scenario, CHECKPOINTS_KEPT, RESTARTING_MICROS, RESTART_PERIOD_MICROS,
-};
+pub use scenario::Scenario;
 pub use state::{
     ApiFaults, DocPlan, MetricsSource, RpcFaults, SimCheckpoint, SimJob, SimNode, SimPipeline,
     SimState, World,

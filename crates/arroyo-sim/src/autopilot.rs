@@ -6,12 +6,11 @@
 //! [`World::scenario_job`]).
 
 use std::collections::BTreeMap;
-use std::fmt;
-use std::str::FromStr;
 
-use super::docgen::{hash, Effect, Rng};
-use super::release::Release;
-use super::state::{MetricsSource, SimCheckpoint, SimJob, SimNode, SimPipeline, World};
+use crate::docgen::{hash, Effect, Rng};
+use crate::release::Release;
+use crate::scenario::Scenario;
+use crate::state::{MetricsSource, SimCheckpoint, SimJob, SimNode, SimPipeline, SimState, World};
 
 /// Period of the restart loop.
 pub const RESTART_PERIOD_MICROS: u64 = 20_000_000;
@@ -19,82 +18,6 @@ pub const RESTART_PERIOD_MICROS: u64 = 20_000_000;
 pub const RESTARTING_MICROS: u64 = 4_000_000;
 /// Checkpoints kept (and listed) per job.
 pub const CHECKPOINTS_KEPT: usize = 12;
-
-/// What the simulated Arroyo is doing (for demos and alert tests).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Scenario {
-    /// Every job Running; rates wander a few percent; checkpoints every interval.
-    Steady,
-    /// The scenario job's source output falls by 90 % (downstream follows), through
-    /// the controller's EWMA.
-    ThroughputDrop,
-    /// One operator of the scenario job (the middle of its chain) has backpressure
-    /// between 0.8 and 0.95.
-    Backpressure,
-    /// One subtask of the scenario job carries 10x the rates of its siblings.
-    Skew,
-    /// The scenario job goes `Failed` (still desired running) with a failure message and
-    /// domain; its metrics freeze.
-    JobFailed,
-    /// The scenario job restarts every 20 s: `Restarting` for 4 s, then `Running`, and
-    /// `run_id` climbs by one each time.
-    RestartLoop,
-    /// The scenario job completes no checkpoint; one stays in progress, growing older.
-    CheckpointsStalled,
-    /// The gRPC listener is closed (the REST API still serves; its metrics bridge fails).
-    ControllerDown,
-}
-
-impl Scenario {
-    /// Every scenario.
-    pub const ALL: [Scenario; 8] = [
-        Scenario::Steady,
-        Scenario::ThroughputDrop,
-        Scenario::Backpressure,
-        Scenario::Skew,
-        Scenario::JobFailed,
-        Scenario::RestartLoop,
-        Scenario::CheckpointsStalled,
-        Scenario::ControllerDown,
-    ];
-
-    /// Kebab-case name (`steady`, `throughput-drop`, ...).
-    pub fn name(self) -> &'static str {
-        match self {
-            Scenario::Steady => "steady",
-            Scenario::ThroughputDrop => "throughput-drop",
-            Scenario::Backpressure => "backpressure",
-            Scenario::Skew => "skew",
-            Scenario::JobFailed => "job-failed",
-            Scenario::RestartLoop => "restart-loop",
-            Scenario::CheckpointsStalled => "checkpoints-stalled",
-            Scenario::ControllerDown => "controller-down",
-        }
-    }
-
-    /// Parses a name (`_` accepted for `-`).
-    pub fn parse(s: &str) -> Option<Scenario> {
-        let t = s.trim().to_ascii_lowercase().replace('_', "-");
-        Scenario::ALL.into_iter().find(|sc| sc.name() == t)
-    }
-}
-
-impl fmt::Display for Scenario {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-impl FromStr for Scenario {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Scenario::parse(s).ok_or_else(|| {
-            let names: Vec<&str> = Scenario::ALL.iter().map(|s| s.name()).collect();
-            format!("unknown scenario {s:?} (one of {})", names.join(", "))
-        })
-    }
-}
 
 impl World {
     /// Switches to `scenario` at `now`: undoes what the previous one did to its job, then
@@ -238,6 +161,21 @@ impl World {
             if job.state == "Running" {
                 advance_checkpoints(job, *interval, now, stalled.then_some(since));
             }
+        }
+    }
+}
+
+impl SimState {
+    /// Switches the scenario now (see [`Scenario`]); also turns the autopilot on.
+    pub fn set_scenario(&self, scenario: Scenario) {
+        let rpc_up = {
+            let mut w = self.lock();
+            w.live = true;
+            let now = w.now_micros();
+            w.switch_scenario(scenario, now)
+        };
+        if rpc_up != self.rpc_wanted_up() {
+            self.set_rpc_up(rpc_up);
         }
     }
 }
@@ -463,15 +401,6 @@ mod tests {
     use super::*;
 
     const NOW: u64 = 1_795_608_672_000_000;
-
-    #[test]
-    fn names_roundtrip() {
-        for s in Scenario::ALL {
-            assert_eq!(Scenario::parse(s.name()), Some(s));
-        }
-        assert_eq!(Scenario::parse("job_failed"), Some(Scenario::JobFailed));
-        assert!("nope".parse::<Scenario>().is_err());
-    }
 
     #[test]
     fn demo_world_checkpoints_advance() {

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::release::Release;
-use super::state::{MetricsSource, SimCheckpoint, SimJob, SimNode, SimPipeline, World};
+use crate::release::Release;
+use crate::state::{MetricsSource, SimCheckpoint, SimJob, SimNode, SimPipeline, World};
 
 fn invalid(file: &Path, what: &str) -> io::Error {
     io::Error::new(

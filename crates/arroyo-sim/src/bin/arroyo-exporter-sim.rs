@@ -1,6 +1,6 @@
 //! `arroyo-exporter-sim`: a SIMULATED Arroyo for demos, dashboards and alert tests.
 //! It is not Arroyo. It serves the controller's `JobMetrics` gRPC and the REST API with
-//! changing data (see `arroyo_exporter::sim`), on Arroyo's default ports.
+//! changing data (see the `arroyo_sim` library), on Arroyo's default ports.
 //!
 //! Switch the scenario at runtime with `POST /sim/scenario/{name}` on the API port, and
 //! read it with `GET /sim/scenario`.
@@ -8,7 +8,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use arroyo_exporter::sim::{demo_world, fixture_world, FakeArroyo, Release, Scenario};
+use arroyo_sim::{demo_world, fixture_world, FakeArroyo, Release, Scenario};
 use clap::Parser;
 
 /// A simulated Arroyo (controller gRPC + REST API) for trying arroyo-exporter. NOT Arroyo.

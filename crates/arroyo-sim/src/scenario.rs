@@ -1,0 +1,95 @@
+//! The scenarios the simulated Arroyo can play (names only; what each one does to the
+//! world is the autopilot's, in `autopilot`).
+
+use std::fmt;
+use std::str::FromStr;
+
+/// What the simulated Arroyo is doing (for demos and alert tests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scenario {
+    /// Every job Running; rates wander a few percent; checkpoints every interval.
+    Steady,
+    /// The scenario job's source output falls by 90 % (downstream follows), through
+    /// the controller's EWMA.
+    ThroughputDrop,
+    /// One operator of the scenario job (the middle of its chain) has backpressure
+    /// between 0.8 and 0.95.
+    Backpressure,
+    /// One subtask of the scenario job carries 10x the rates of its siblings.
+    Skew,
+    /// The scenario job goes `Failed` (still desired running) with a failure message and
+    /// domain; its metrics freeze.
+    JobFailed,
+    /// The scenario job restarts every 20 s: `Restarting` for 4 s, then `Running`, and
+    /// `run_id` climbs by one each time.
+    RestartLoop,
+    /// The scenario job completes no checkpoint; one stays in progress, growing older.
+    CheckpointsStalled,
+    /// The gRPC listener is closed (the REST API still serves; its metrics bridge fails).
+    ControllerDown,
+}
+
+impl Scenario {
+    /// Every scenario.
+    pub const ALL: [Scenario; 8] = [
+        Scenario::Steady,
+        Scenario::ThroughputDrop,
+        Scenario::Backpressure,
+        Scenario::Skew,
+        Scenario::JobFailed,
+        Scenario::RestartLoop,
+        Scenario::CheckpointsStalled,
+        Scenario::ControllerDown,
+    ];
+
+    /// Kebab-case name (`steady`, `throughput-drop`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Scenario::Steady => "steady",
+            Scenario::ThroughputDrop => "throughput-drop",
+            Scenario::Backpressure => "backpressure",
+            Scenario::Skew => "skew",
+            Scenario::JobFailed => "job-failed",
+            Scenario::RestartLoop => "restart-loop",
+            Scenario::CheckpointsStalled => "checkpoints-stalled",
+            Scenario::ControllerDown => "controller-down",
+        }
+    }
+
+    /// Parses a name (`_` accepted for `-`).
+    pub fn parse(s: &str) -> Option<Scenario> {
+        let t = s.trim().to_ascii_lowercase().replace('_', "-");
+        Scenario::ALL.into_iter().find(|sc| sc.name() == t)
+    }
+}
+
+impl fmt::Display for Scenario {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Scenario {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Scenario::parse(s).ok_or_else(|| {
+            let names: Vec<&str> = Scenario::ALL.iter().map(|s| s.name()).collect();
+            format!("unknown scenario {s:?} (one of {})", names.join(", "))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_roundtrip() {
+        for s in Scenario::ALL {
+            assert_eq!(Scenario::parse(s.name()), Some(s));
+        }
+        assert_eq!(Scenario::parse("job_failed"), Some(Scenario::JobFailed));
+        assert!("nope".parse::<Scenario>().is_err());
+    }
+}
