@@ -249,7 +249,7 @@ impl Pair {
         let sim = Proc::spawn(
             format!("arroyo-exporter-sim ({scenario})"),
             Command::new(sim_bin)
-                .args(["--release", "main", "--scenario", "steady"])
+                .args(["--arroyo-release", "main", "--scenario", "steady"])
                 .args(["--rpc-listen", &rpc, "--api-listen", &api])
                 .args(["--pipelines", &pipelines.to_string(), "--parallelism", "2"])
                 .args(["--seed", &seed.to_string()])

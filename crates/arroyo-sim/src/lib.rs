@@ -78,7 +78,7 @@
 //! The binary `arroyo-exporter-sim` serves a [`demo_world`] on Arroyo's default ports:
 //!
 //! ```text
-//! arroyo-exporter-sim --release main --pipelines 4 --parallelism 2 --scenario steady
+//! arroyo-exporter-sim --arroyo-release main --pipelines 4 --parallelism 2 --scenario steady
 //! curl -XPOST localhost:5115/sim/scenario/backpressure
 //! curl localhost:5115/sim/scenario
 //! ```

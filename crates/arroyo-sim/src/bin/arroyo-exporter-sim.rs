@@ -15,8 +15,13 @@ use clap::Parser;
 #[derive(Debug, Parser)]
 #[command(name = "arroyo-exporter-sim", version)]
 struct Args {
-    /// Wire shapes to imitate: main, v0.15, v0.13 or v0.11.
-    #[arg(long, default_value = "main", env = "ARROYO_SIM_RELEASE")]
+    /// Arroyo release whose wire shapes to imitate: main, v0.15, v0.13 or v0.11.
+    // `--arroyo-release`, not `--release`: that reads like cargo's flag.
+    #[arg(
+        long = "arroyo-release",
+        default_value = "main",
+        env = "ARROYO_SIM_RELEASE"
+    )]
     release: Release,
 
     /// Address of the controller gRPC (Arroyo's default port is 5116).
@@ -49,7 +54,8 @@ struct Args {
     token: Option<String>,
 
     /// Serve a real capture instead of the demo world: the folder holding
-    /// `arroyo-main-addb390/` and `arroyo-v0.15.0/` (release main or v0.15 only; static data).
+    /// `arroyo-main-addb390/` and `arroyo-v0.15.0/` (`--arroyo-release` main or v0.15
+    /// only; static data).
     #[arg(long, env = "ARROYO_SIM_FIXTURES")]
     fixtures: Option<PathBuf>,
 }
