@@ -30,5 +30,7 @@ else
     echo "        package registries?): advisories NOT checked; licenses, bans and sources are."
 fi
 
-echo "cargo deny check ${checks[*]}"
-cargo deny --log-level error check --hide-inclusion-graph "${checks[@]}"
+# --workspace: every package of the workspace is a root (the exporter and the simulator,
+# crates/arroyo-sim, with its own dev-dependencies); fuzz/ is a workspace of its own.
+echo "cargo deny --workspace check ${checks[*]}"
+cargo deny --workspace --log-level error check --hide-inclusion-graph "${checks[@]}"
