@@ -87,6 +87,19 @@ fn bad_values_name_the_key_and_the_source() {
             vec![],
             vec!["--scrape.metrics-source"],
         ),
+        (
+            vec![],
+            vec![("ARROYO_EXPORTER__API__TLS__CERT_FILE", "/etc/client.pem")],
+            vec!["api.tls.cert-file", "api.tls.key-file"],
+        ),
+        (
+            vec![],
+            vec![(
+                "ARROYO_EXPORTER__CONTROLLER__TLS__KEY_FILE",
+                "/etc/client.key",
+            )],
+            vec!["controller.tls.key-file", "controller.tls.cert-file"],
+        ),
     ];
     for (args, env, needles) in cases {
         let (code, stderr) = start_fails(&args, &env);
