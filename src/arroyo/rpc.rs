@@ -177,6 +177,7 @@ impl RpcClient {
         } else {
             "/arroyo_rpc.JobControllerGrpc/JobMetrics"
         };
+        let started = std::time::Instant::now();
         let fut = async {
             let mut grpc = tonic::client::Grpc::new(self.channel.clone())
                 .accept_compressed(CompressionEncoding::Zstd)
@@ -205,6 +206,13 @@ impl RpcClient {
             Ok(Err(status)) if status.code() == Code::NotFound => Ok(RpcAnswer::NotFound),
             Ok(Err(status)) => {
                 let mut e = classify(&status);
+                // tonic's channel enforces the `grpc-timeout` header itself and ends the
+                // call with `Cancelled` "Timeout expired" (so does a tonic server whose
+                // deadline passed). Whether that or the timeout above fires first is a
+                // race: a cancel once the deadline has passed is a timeout.
+                if status.code() == Code::Cancelled && started.elapsed() >= self.timeout {
+                    e.kind = "timeout";
+                }
                 e.message = format!(
                     "{}{path}: {}",
                     self.endpoint.trim_end_matches('/'),
