@@ -143,7 +143,7 @@ async fn fixture_case(release: Release, dir: &str, job: &str, pipeline: &str) {
 async fn real_capture_main_every_subtask_series() {
     fixture_case(
         Release::Main,
-        "arroyo-real",
+        "arroyo-main-addb390",
         "job_DsH3Sq8cSj",
         "pl_89EzD1DdVl",
     )
@@ -154,7 +154,7 @@ async fn real_capture_main_every_subtask_series() {
 async fn real_capture_v0_15_falls_back_to_controller_grpc() {
     fixture_case(
         Release::V0_15,
-        "arroyo-v0.15",
+        "arroyo-v0.15.0",
         "job_sX6HjY6eoa",
         "pl_inmhsYVAPs",
     )

@@ -32,7 +32,7 @@ pub fn config_for(arroyo: &arroyo_exporter::sim::FakeArroyo) -> Config {
 
 /// The fixtures captured from real Arroyo releases.
 pub fn fixtures() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures")
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
 }
 
 /// A running in-process exporter.
