@@ -112,7 +112,7 @@ for t in "${targets[@]}"; do
     set -e
     execs=$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -Eo '[0-9]+$' | tail -n1)
     cov=$(grep -Eo 'cov: [0-9]+' "$log" | tail -n1 | grep -Eo '[0-9]+')
-    corpus=$(ls "fuzz/corpus/$t" | wc -l)
+    corpus=$(find "fuzz/corpus/$t" -type f | wc -l)
     if [ $rc -ne 0 ]; then
         failed=1
         echo "$t: FAILED (exit $rc) after ${execs:-?} executions; see $log and fuzz/artifacts/$t" | tee -a "$summary"

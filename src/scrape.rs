@@ -17,6 +17,7 @@ use futures::stream::{self, StreamExt};
 use parking_lot::Mutex;
 use tokio::time::Instant;
 
+use crate::arroyo::hint;
 use crate::arroyo::rest::{decode_off_thread, RestClient, RestError};
 use crate::arroyo::rpc::{RpcAnswer, RpcClient};
 use crate::arroyo::wire;
@@ -263,9 +264,10 @@ impl Scraper {
         }
         let checkpoints = match checkpoints {
             Some(((summaries, ok), seconds)) => {
+                // With no job list, nothing was checked: not a healthy upstream.
                 collectors.push(CollectorStatus {
                     name: "checkpoints",
-                    success: ok,
+                    success: ok && discovered.jobs_ok,
                     duration_seconds: seconds,
                 });
                 summaries
@@ -360,7 +362,7 @@ impl Scraper {
                             let out = rest.checkpoints(&pid, &task_job).await;
                             metrics.record_call("api", out.as_ref().err().map(|e| e.kind));
                             if let Err(e) = &out {
-                                tracing::warn!(job_id = %task_job, error = %e, "reading checkpoints failed");
+                                tracing::warn!(job_id = %task_job, kind = e.kind, error = %e.message, hint = hint::api(e.kind), "reading checkpoints failed");
                             }
                             out.map(Arc::new)
                         },
@@ -425,7 +427,7 @@ impl Scraper {
                 let out = rest.jobs().await;
                 metrics.record_call("api", out.as_ref().err().map(|e| e.kind));
                 if let Err(e) = &out {
-                    tracing::warn!(error = %e, "listing jobs through the API failed");
+                    tracing::warn!(kind = e.kind, error = %e.message, hint = hint::api(e.kind), "listing jobs through the API failed");
                 }
                 out.map(Arc::new)
             },
@@ -562,11 +564,14 @@ impl Scraper {
                     }
                 }
                 Ok(Err(e)) => {
-                    tracing::warn!(error = %e, "refreshing pipelines through the API failed");
+                    tracing::warn!(kind = e.kind, error = %e.message, hint = hint::api(e.kind), "refreshing pipelines through the API failed");
                     ok = false;
                 }
                 Err(_) => {
-                    tracing::warn!("scrape deadline reached while refreshing pipelines");
+                    tracing::warn!(
+                        hint = "raise scrape.timeout, or api.timeout if the API is slow",
+                        "scrape deadline reached while refreshing pipelines"
+                    );
                     ok = false;
                 }
             }
@@ -625,7 +630,7 @@ impl Scraper {
                     }
                 }
                 Err(e) => {
-                    tracing::warn!(pipeline_id = %pid, error = %e, "listing a pipeline's jobs failed");
+                    tracing::warn!(pipeline_id = %pid, kind = e.kind, error = %e.message, hint = hint::api(e.kind), "listing a pipeline's jobs failed");
                     complete = false;
                 }
             }
@@ -712,7 +717,7 @@ impl Scraper {
                     }
                     Err(e) => {
                         metrics.record_call("controller", Some(e.kind));
-                        tracing::warn!(error = %e, "controller did not answer the probe call");
+                        tracing::warn!(kind = e.kind, error = %e.message, hint = hint::controller(e.kind), "controller did not answer the probe call");
                         MetricsOutcome::Failed(e.kind)
                     }
                 }
@@ -773,7 +778,11 @@ impl Scraper {
         match tokio::time::timeout_at(deadline, flight).await {
             Ok(outcome) => outcome,
             Err(_) => {
-                tracing::warn!(job_id = %job.id, "scrape deadline reached before the job's metrics arrived");
+                tracing::warn!(
+                    job_id = %job.id,
+                    hint = "the answer may still come for the next scrape; raise scrape.timeout and Prometheus' scrape_timeout together for large jobs",
+                    "scrape deadline reached before the job's metrics arrived"
+                );
                 MetricsOutcome::Failed("timeout")
             }
         }
@@ -821,7 +830,12 @@ fn finish(
         }
         Err((kind, message)) => {
             metrics.record_call(source, Some(kind));
-            tracing::warn!(job_id, source, kind, error = %message, "fetching job metrics failed");
+            let hint = if source == "api" {
+                hint::api(kind)
+            } else {
+                hint::controller(kind)
+            };
+            tracing::warn!(job_id, source, kind, error = %message, hint, "fetching job metrics failed");
             MetricsOutcome::Failed(kind)
         }
     }

@@ -1,5 +1,6 @@
 //! The exporter's own health: counters kept across scrapes, the last status of each
-//! upstream (for the landing page), and process figures read from `/proc`.
+//! upstream (for the landing page), process figures read from `/proc`, and the
+//! families that expose them ([`render`], called by [`crate::exposition::render`]).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -7,7 +8,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
 
-use crate::model::{ErrorCount, ExporterStats};
+use crate::exposition::{MetricType, Writer};
+use crate::model::{CollectorStatus, ErrorCount, ExporterStats};
 
 /// Git revision baked in by `build.rs`.
 pub const REVISION: &str = match option_env!("ARROYO_EXPORTER_REVISION") {
@@ -175,9 +177,158 @@ fn parse_cpu_ticks(stat: &str) -> Option<u64> {
     Some(utime + stime)
 }
 
+/// Writes the exporter's own families (collector status, build info, counters kept
+/// across scrapes) and the process families, from one scrape's `collectors` and the
+/// figures `stats` that [`SelfMetrics::stats`] read. Collectors are written by name,
+/// each name once.
+pub fn render(w: &mut Writer<'_>, collectors: &[CollectorStatus], stats: &ExporterStats) {
+    let mut collectors: Vec<&CollectorStatus> = collectors.iter().collect();
+    collectors.sort_by_key(|c| c.name);
+    collectors.dedup_by_key(|c| c.name);
+    w.family(
+        "arroyo_exporter_collector_success",
+        "1 when the collector fully succeeded this scrape, else 0.",
+        MetricType::Gauge,
+        None,
+    );
+    for c in &collectors {
+        w.sample(&[("collector", c.name)], c.success);
+    }
+    w.family(
+        "arroyo_exporter_collector_duration_seconds",
+        "Time the collector took this scrape, in seconds.",
+        MetricType::Gauge,
+        Some("seconds"),
+    );
+    for c in &collectors {
+        w.sample(&[("collector", c.name)], c.duration_seconds);
+    }
+
+    w.family(
+        "arroyo_exporter_build",
+        "Version and git revision of the running arroyo-exporter; always 1.",
+        MetricType::Info,
+        None,
+    );
+    w.info(&[
+        ("version", stats.version.as_str()),
+        ("revision", stats.revision.as_str()),
+    ]);
+
+    w.family(
+        "arroyo_exporter_scrapes",
+        "Scrapes served since the exporter started.",
+        MetricType::Counter,
+        None,
+    );
+    w.sample(&[], stats.scrapes_total);
+
+    let mut errors: Vec<(&str, &str, u64)> = stats
+        .upstream_errors
+        .iter()
+        .map(|e| (e.source, e.kind, e.count))
+        .collect();
+    errors.sort_unstable();
+    w.family(
+        "arroyo_exporter_upstream_errors",
+        "Failed calls to Arroyo since the exporter started, by upstream and error kind.",
+        MetricType::Counter,
+        None,
+    );
+    for (i, &(source, kind, _)) in errors.iter().enumerate() {
+        if i > 0 && errors[i - 1].0 == source && errors[i - 1].1 == kind {
+            continue;
+        }
+        let total = errors[i..]
+            .iter()
+            .take_while(|e| e.0 == source && e.1 == kind)
+            .fold(0_u64, |sum, e| sum.saturating_add(e.2));
+        w.sample(&[("source", source), ("kind", kind)], total);
+    }
+
+    let mut requests: Vec<(&str, u64)> = stats.upstream_requests.clone();
+    requests.sort_unstable();
+    w.family(
+        "arroyo_exporter_upstream_requests",
+        "Calls to Arroyo since the exporter started, by upstream.",
+        MetricType::Counter,
+        None,
+    );
+    for (i, &(source, _)) in requests.iter().enumerate() {
+        if i > 0 && requests[i - 1].0 == source {
+            continue;
+        }
+        let total = requests[i..]
+            .iter()
+            .take_while(|r| r.0 == source)
+            .fold(0_u64, |sum, r| sum.saturating_add(r.1));
+        w.sample(&[("source", source)], total);
+    }
+
+    w.family(
+        "arroyo_exporter_unknown_metric_groups",
+        "Metric groups with a name the exporter does not know, skipped since it started.",
+        MetricType::Counter,
+        None,
+    );
+    w.sample(&[], stats.unknown_metric_groups_total);
+    w.family(
+        "arroyo_exporter_null_values",
+        "Null values in Arroyo's metrics documents, skipped since the exporter started.",
+        MetricType::Counter,
+        None,
+    );
+    w.sample(&[], stats.null_values_total);
+    w.family(
+        "arroyo_exporter_stale_series_dropped",
+        "Series not exported because their newest point was older than the maximum sample age, since the exporter started.",
+        MetricType::Counter,
+        None,
+    );
+    w.sample(&[], stats.stale_series_dropped_total);
+
+    w.family(
+        "process_start_time_seconds",
+        "Start time of the process since the Unix epoch, in seconds.",
+        MetricType::Gauge,
+        Some("seconds"),
+    );
+    w.sample(&[], stats.start_time_seconds);
+    if let Some(bytes) = stats.resident_memory_bytes {
+        w.family(
+            "process_resident_memory_bytes",
+            "Resident memory size, in bytes.",
+            MetricType::Gauge,
+            Some("bytes"),
+        );
+        w.sample(&[], bytes);
+    }
+    if let Some(seconds) = stats.cpu_seconds_total {
+        w.family(
+            "process_cpu_seconds",
+            "Total user and system CPU time spent, in seconds.",
+            MetricType::Counter,
+            Some("seconds"),
+        );
+        w.sample(&[], seconds);
+    }
+    if let Some(fds) = stats.open_fds {
+        w.family(
+            "process_open_fds",
+            "Number of open file descriptors.",
+            MetricType::Gauge,
+            None,
+        );
+        w.sample(&[], fds);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::exposition::test_support::{lines_of, render_str};
+    use crate::exposition::Format;
+    use crate::model::Snapshot;
 
     #[test]
     fn parses_proc_files() {
@@ -209,5 +360,97 @@ mod tests {
             }]
         );
         assert_eq!(m.upstream_status()["controller"].status, "timeout");
+    }
+
+    #[test]
+    fn build_info_per_format() {
+        let mut snap = Snapshot::default();
+        snap.exporter.version = "1.2.3".to_string();
+        snap.exporter.revision = "dead\"beef".to_string();
+        let om = render_str(&snap, Format::OpenMetrics);
+        assert!(om.contains(concat!(
+            "# TYPE arroyo_exporter_build info\n",
+            "# HELP arroyo_exporter_build Version and git revision of the running arroyo-exporter; always 1.\n",
+            "arroyo_exporter_build_info{version=\"1.2.3\",revision=\"dead\\\"beef\"} 1\n",
+        )));
+        let text = render_str(&snap, Format::Text004);
+        assert!(text.contains(concat!(
+            "# HELP arroyo_exporter_build_info Version and git revision of the running arroyo-exporter; always 1.\n",
+            "# TYPE arroyo_exporter_build_info gauge\n",
+            "arroyo_exporter_build_info{version=\"1.2.3\",revision=\"dead\\\"beef\"} 1\n",
+        )));
+    }
+
+    #[test]
+    fn counters_per_format() {
+        let mut snap = Snapshot::default();
+        snap.exporter.scrapes_total = 42;
+        snap.exporter.cpu_seconds_total = Some(0.5);
+        snap.exporter.upstream_requests = vec![("api", 1)];
+        snap.exporter.upstream_errors = vec![
+            ErrorCount {
+                source: "controller",
+                kind: "timeout",
+                count: 2,
+            },
+            ErrorCount {
+                source: "api",
+                kind: "http_500",
+                count: 1,
+            },
+            ErrorCount {
+                source: "controller",
+                kind: "timeout",
+                count: 3,
+            },
+        ];
+        let om = render_str(&snap, Format::OpenMetrics);
+        assert!(om.contains(
+            "# TYPE arroyo_exporter_scrapes counter\n# HELP arroyo_exporter_scrapes Scrapes served since the exporter started.\narroyo_exporter_scrapes_total 42\n"
+        ));
+        assert!(
+            om.contains("# TYPE process_cpu_seconds counter\n# UNIT process_cpu_seconds seconds\n")
+        );
+        assert!(om.contains("\nprocess_cpu_seconds_total 0.5\n"));
+        assert_eq!(
+            lines_of(&om, "arroyo_exporter_upstream_errors_total"),
+            [
+                r#"arroyo_exporter_upstream_errors_total{source="api",kind="http_500"} 1"#,
+                r#"arroyo_exporter_upstream_errors_total{source="controller",kind="timeout"} 5"#,
+            ]
+        );
+        let text = render_str(&snap, Format::Text004);
+        assert!(text.contains(
+            "# HELP arroyo_exporter_scrapes_total Scrapes served since the exporter started.\n# TYPE arroyo_exporter_scrapes_total counter\narroyo_exporter_scrapes_total 42\n"
+        ));
+        assert!(text
+            .contains("# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total 0.5\n"));
+        assert!(!text.contains("# UNIT"));
+        for family in [
+            "arroyo_exporter_upstream_requests",
+            "arroyo_exporter_unknown_metric_groups",
+            "arroyo_exporter_null_values",
+            "arroyo_exporter_stale_series_dropped",
+        ] {
+            assert!(
+                om.contains(&format!("# TYPE {family} counter\n")),
+                "{family}"
+            );
+            assert!(
+                text.contains(&format!("# TYPE {family}_total counter\n")),
+                "{family}"
+            );
+        }
+    }
+
+    #[test]
+    fn invalid_counter_values_are_not_written() {
+        for cpu in [f64::NAN, -1.0] {
+            let mut snap = Snapshot::default();
+            snap.exporter.cpu_seconds_total = Some(cpu);
+            for format in [Format::OpenMetrics, Format::Text004] {
+                assert!(!render_str(&snap, format).contains("process_cpu"), "{cpu}");
+            }
+        }
     }
 }

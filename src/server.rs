@@ -98,14 +98,7 @@ fn html_escape(s: &str) -> String {
     out
 }
 
-/// An endpoint URL without user name, password or query (which may hold secrets).
-pub fn redact_url(url: &url::Url) -> String {
-    let mut u = url.clone();
-    let _ = u.set_username("");
-    let _ = u.set_password(None);
-    u.set_query(None);
-    u.to_string()
-}
+pub use crate::arroyo::hint::redact_url;
 
 async fn landing(State(scraper): State<Arc<Scraper>>) -> impl IntoResponse {
     let cfg = scraper.config();

@@ -87,6 +87,19 @@ fn bad_values_name_the_key_and_the_source() {
             vec![],
             vec!["--scrape.metrics-source"],
         ),
+        (
+            vec![],
+            vec![("ARROYO_EXPORTER__API__TLS__CERT_FILE", "/etc/client.pem")],
+            vec!["api.tls.cert-file", "api.tls.key-file"],
+        ),
+        (
+            vec![],
+            vec![(
+                "ARROYO_EXPORTER__CONTROLLER__TLS__KEY_FILE",
+                "/etc/client.key",
+            )],
+            vec!["controller.tls.key-file", "controller.tls.cert-file"],
+        ),
     ];
     for (args, env, needles) in cases {
         let (code, stderr) = start_fails(&args, &env);
@@ -225,4 +238,91 @@ async fn binary_serves_metrics_and_stops_on_sigterm() {
         !all.contains("unused-secret-token"),
         "the token leaked into the log"
     );
+}
+
+/// A first run with no Arroyo: the exporter starts and answers, every upstream shows as
+/// down (no collector with nothing to do claims success), and the log, plain text off a
+/// terminal, names the endpoint, the cause and the setting to change.
+#[tokio::test]
+async fn without_arroyo_it_says_what_is_wrong() {
+    let (port, rpc_port, api_port) = (free_port(), free_port(), free_port());
+    let mut child = Command::new(BIN)
+        .args([
+            "--web.listen-address",
+            &format!("127.0.0.1:{port}"),
+            "--controller.endpoint",
+            &format!("http://127.0.0.1:{rpc_port}"),
+            "--api.endpoint",
+            &format!("http://127.0.0.1:{api_port}"),
+        ])
+        .env_remove("NO_COLOR")
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    while !matches!(ureq_get(&format!("{base}/-/ready")), Ok((200, _))) {
+        assert!(started.elapsed() < Duration::from_secs(10), "not ready");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let body = tokio::task::spawn_blocking(move || ureq_get(&format!("{base}/metrics")))
+        .await
+        .unwrap()
+        .unwrap()
+        .1;
+    let samples = common::parse_exposition(&body);
+    let value = |name: &str, collector: Option<&str>| {
+        samples
+            .iter()
+            .find(|s| s.name == name && s.labels.get("collector").map(String::as_str) == collector)
+            .map(|s| s.value)
+            .unwrap_or_else(|| panic!("{name} {collector:?} missing in {body}"))
+    };
+    assert_eq!(value("arroyo_up", None), 0.0);
+    for collector in [
+        "discovery",
+        "jobs",
+        "topology",
+        "job_metrics",
+        "checkpoints",
+    ] {
+        assert_eq!(
+            value("arroyo_exporter_collector_success", Some(collector)),
+            0.0,
+            "{collector} claims success with Arroyo down"
+        );
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+    let log: String = BufReader::new(child.stderr.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        !log.contains('\u{1b}'),
+        "colour codes off a terminal:\n{log}"
+    );
+    let api_line = log
+        .lines()
+        .find(|l| l.contains("listing jobs through the API failed"))
+        .unwrap_or_else(|| panic!("no API failure logged:\n{log}"));
+    for want in [
+        format!("127.0.0.1:{api_port}/api/v1/jobs"),
+        "Connection refused".to_string(),
+        "api.endpoint".to_string(),
+    ] {
+        assert!(api_line.contains(&want), "`{want}` missing in {api_line}");
+    }
+    let rpc_line = log
+        .lines()
+        .find(|l| l.contains("controller did not answer"))
+        .unwrap_or_else(|| panic!("no controller failure logged:\n{log}"));
+    for want in [
+        format!("127.0.0.1:{rpc_port}"),
+        "Connection refused".to_string(),
+        "controller.endpoint".to_string(),
+    ] {
+        assert!(rpc_line.contains(&want), "`{want}` missing in {rpc_line}");
+    }
 }

@@ -1,5 +1,6 @@
 //! Everything that talks to Arroyo or reads its wire formats.
 
+pub mod hint;
 pub mod rest;
 pub mod rpc;
 pub mod wire;

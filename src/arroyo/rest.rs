@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION};
 
+use crate::arroyo::hint;
 use crate::arroyo::wire::{self, DecodeError};
 use crate::config::ApiConfig;
 use crate::model::{Checkpoint, Job, JobMetrics, Pipeline};
@@ -132,15 +133,16 @@ impl RestClient {
     /// GETs `path` and returns the body, capped at the configured size.
     async fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<Vec<u8>, RestError> {
         let url = self.url(path, query)?;
+        let shown = hint::redact_url(&url);
         let mut resp = self.http.get(url).send().await.map_err(|e| RestError {
             kind: transport_kind(&e),
-            message: format!("GET {path}: {}", e.without_url()),
+            message: format!("GET {shown}: {}", hint::cause_chain(&e.without_url())),
         })?;
         let status = resp.status();
         if !status.is_success() {
             return Err(RestError {
                 kind: status_kind(status),
-                message: format!("GET {path}: HTTP {status}"),
+                message: format!("GET {shown}: HTTP {status}"),
             });
         }
         if let Some(len) = resp.content_length() {
@@ -161,7 +163,10 @@ impl RestClient {
                 Err(e) => {
                     return Err(RestError {
                         kind: transport_kind(&e),
-                        message: format!("GET {path}: reading body: {}", e.without_url()),
+                        message: format!(
+                            "GET {shown}: reading body: {}",
+                            hint::cause_chain(&e.without_url())
+                        ),
                     })
                 }
             }

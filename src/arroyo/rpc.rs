@@ -65,6 +65,8 @@ pub struct RpcClient {
     /// The generation that answered last (auto mode), one of the `GEN_*` values.
     learned: AtomicU8,
     timeout: Duration,
+    /// `controller.endpoint` as logs may show it.
+    endpoint: String,
     max_message_size: usize,
 }
 
@@ -112,6 +114,7 @@ impl RpcClient {
             service: cfg.service,
             learned: AtomicU8::new(GEN_UNKNOWN),
             timeout: cfg.timeout,
+            endpoint: crate::arroyo::hint::redact_url(&cfg.endpoint),
             max_message_size: cfg.max_message_size,
         })
     }
@@ -174,14 +177,18 @@ impl RpcClient {
         } else {
             "/arroyo_rpc.JobControllerGrpc/JobMetrics"
         };
+        let started = std::time::Instant::now();
         let fut = async {
             let mut grpc = tonic::client::Grpc::new(self.channel.clone())
                 .accept_compressed(CompressionEncoding::Zstd)
                 .accept_compressed(CompressionEncoding::Gzip)
                 .max_decoding_message_size(self.max_message_size);
-            grpc.ready()
-                .await
-                .map_err(|e| Status::unknown(format!("Service was not ready: {e}")))?;
+            grpc.ready().await.map_err(|e| {
+                Status::unavailable(format!(
+                    "not connected: {}",
+                    crate::arroyo::hint::cause_chain(&e)
+                ))
+            })?;
             let codec = tonic_prost::ProstCodec::<JobMetricsReq, RawJobMetricsResp>::default();
             grpc.unary(req, http::uri::PathAndQuery::from_static(path), codec)
                 .await
@@ -189,11 +196,30 @@ impl RpcClient {
         match tokio::time::timeout(self.timeout, fut).await {
             Err(_) => Err(RpcError {
                 kind: "timeout",
-                message: format!("no answer within {:?}", self.timeout),
+                message: format!(
+                    "{}{path}: no answer within {:?}",
+                    self.endpoint.trim_end_matches('/'),
+                    self.timeout
+                ),
             }),
             Ok(Ok(resp)) => document(resp.into_inner().metrics),
             Ok(Err(status)) if status.code() == Code::NotFound => Ok(RpcAnswer::NotFound),
-            Ok(Err(status)) => Err(classify(&status)),
+            Ok(Err(status)) => {
+                let mut e = classify(&status);
+                // tonic's channel enforces the `grpc-timeout` header itself and ends the
+                // call with `Cancelled` "Timeout expired" (so does a tonic server whose
+                // deadline passed). Whether that or the timeout above fires first is a
+                // race: a cancel once the deadline has passed is a timeout.
+                if status.code() == Code::Cancelled && started.elapsed() >= self.timeout {
+                    e.kind = "timeout";
+                }
+                e.message = format!(
+                    "{}{path}: {}",
+                    self.endpoint.trim_end_matches('/'),
+                    e.message
+                );
+                Err(e)
+            }
         }
     }
 }
@@ -215,6 +241,16 @@ pub fn classify(status: &Status) -> RpcError {
     };
     RpcError {
         kind,
-        message: format!("{:?}: {}", status.code(), status.message()),
+        message: match std::error::Error::source(status) {
+            Some(cause) => {
+                let chain = crate::arroyo::hint::cause_chain(cause);
+                if chain.contains(status.message()) {
+                    format!("{:?}: {chain}", status.code())
+                } else {
+                    format!("{:?}: {}: {chain}", status.code(), status.message())
+                }
+            }
+            None => format!("{:?}: {}", status.code(), status.message()),
+        },
     }
 }

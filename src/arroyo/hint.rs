@@ -1,0 +1,135 @@
+//! What a failed upstream call tells the person reading the log: the whole cause (an
+//! HTTP or gRPC library's top-level error says only "error sending request" or "tcp
+//! connect error"; the reason sits in its sources) and which setting to look at.
+
+use std::error::Error;
+
+/// `url` as it may be shown in logs and pages: without user, password or query.
+pub fn redact_url(url: &url::Url) -> String {
+    let mut u = url.clone();
+    let _ = u.set_username("");
+    let _ = u.set_password(None);
+    u.set_query(None);
+    u.to_string()
+}
+
+/// The error and every source below it, joined with `: `; a source whose text the
+/// level above already holds is left out.
+pub fn cause_chain(e: &dyn Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        let text = cause.to_string();
+        if !text.is_empty() && !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = cause.source();
+    }
+    out
+}
+
+/// What to check when a call to Arroyo's REST API failed with `kind`.
+pub fn api(kind: &str) -> &'static str {
+    match kind {
+        "connect" => {
+            "nothing answers there: check that Arroyo runs and that api.endpoint is its API \
+             (port 5115 by default, 80 in Arroyo's Helm chart)"
+        }
+        "timeout" => {
+            "no answer in time: raise api.timeout or the scrape timeout, or check the network"
+        }
+        "http_401" | "http_403" => {
+            "the API refuses the request: set api.token-file (or api.token) to a valid bearer token"
+        }
+        "http_404" => "not found: api.endpoint should be the API's root, without /api/v1",
+        "decode" => {
+            "the answer is not Arroyo's JSON: check that api.endpoint points at Arroyo's API"
+        }
+        "too_large" => "the answer is larger than api.max-response-size: raise it",
+        "tls" | "http_transport" => {
+            "the connection failed: check the scheme of api.endpoint and api.tls.*"
+        }
+        _ => "see the error; api.endpoint and api.* configure this call",
+    }
+}
+
+/// What to check when a `JobMetrics` call to the controller failed with `kind`.
+pub fn controller(kind: &str) -> &'static str {
+    match kind {
+        "grpc_unavailable" => {
+            "nothing answers there: check that Arroyo's controller runs and that \
+             controller.endpoint is its gRPC port (5116 by default and in Arroyo's Helm chart)"
+        }
+        "timeout" => {
+            "no answer in time: raise controller.timeout or the scrape timeout (large jobs \
+             send tens of MB)"
+        }
+        "grpc_unimplemented" => {
+            "the server has no JobMetrics method: check that controller.endpoint is Arroyo's \
+             controller and that controller.service is auto"
+        }
+        "too_large" => "the answer is larger than controller.max-message-size: raise it",
+        "grpc_unauthenticated" | "grpc_permission_denied" => {
+            "the controller refuses the call: check controller.tls.* (client certificate)"
+        }
+        "grpc_failed_precondition" => {
+            "the server is a leader worker of another job: point controller.endpoint at the \
+             controller, or use scrape.metrics-source = \"rest\""
+        }
+        "decode" => "the document is not Arroyo's metrics JSON; see the error",
+        _ => "see the error; controller.endpoint and controller.* configure this call",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Layer(&'static str, Option<Box<Layer>>);
+
+    impl std::fmt::Display for Layer {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl Error for Layer {
+        fn source(&self) -> Option<&(dyn Error + 'static)> {
+            self.1.as_deref().map(|l| l as &(dyn Error + 'static))
+        }
+    }
+
+    #[test]
+    fn the_chain_names_the_root_cause_once() {
+        let e = Layer(
+            "error sending request",
+            Some(Box::new(Layer(
+                "tcp connect error",
+                Some(Box::new(Layer("Connection refused (os error 111)", None))),
+            ))),
+        );
+        assert_eq!(
+            cause_chain(&e),
+            "error sending request: tcp connect error: Connection refused (os error 111)"
+        );
+        let repeated = Layer(
+            "tcp connect error: Connection refused",
+            Some(Box::new(Layer("Connection refused", None))),
+        );
+        assert_eq!(
+            cause_chain(&repeated),
+            "tcp connect error: Connection refused"
+        );
+    }
+
+    #[test]
+    fn hints_name_the_setting_to_change() {
+        assert!(api("connect").contains("api.endpoint"));
+        assert!(api("http_401").contains("api.token-file"));
+        assert!(controller("grpc_unavailable").contains("controller.endpoint"));
+        assert!(controller("too_large").contains("controller.max-message-size"));
+        assert!(controller("something new").contains("controller.endpoint"));
+    }
+}
