@@ -40,7 +40,7 @@ use arroyo_exporter::arroyo::pb::controller_grpc_client::ControllerGrpcClient;
 use arroyo_exporter::arroyo::pb::job_controller_grpc_client::JobControllerGrpcClient;
 use arroyo_exporter::arroyo::pb::{JobMetricsReq, JobMetricsResp};
 use arroyo_exporter::config::{Config, ControllerService};
-use arroyo_exporter::sim::{fixture_world, FakeArroyo, Release, SimJob, SimPipeline, World};
+use arroyo_sim::{fixture_world, FakeArroyo, Release, SimJob, SimPipeline, World};
 use common::{fixtures, Exporter, Scrape, PROMETHEUS_ACCEPT};
 use tonic::codec::CompressionEncoding;
 
