@@ -4,6 +4,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::arroyo::error::ErrorKind;
+
 /// The five per-subtask series the controller's `JobMetrics` document carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum MetricKind {
@@ -176,9 +178,9 @@ pub enum MetricsOutcome {
     /// The source has no metrics for this job right now (`NOT_FOUND`, or an empty REST
     /// bridge answer): no series, not an error.
     NoMetrics,
-    /// The fetch or decode failed; the string is the error kind (`timeout`, `connect`,
-    /// `decode`, `too_large`, `grpc_unavailable`, `http_500`, ...).
-    Failed(&'static str),
+    /// The fetch or decode failed, with the error kind (`timeout`, `connect`, `decode`,
+    /// `too_large`, `grpc_unavailable`, `http_500`, ...).
+    Failed(ErrorKind),
     /// Not fetched (the job's state does not run, or it was filtered out).
     Skipped,
 }

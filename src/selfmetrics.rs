@@ -8,6 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use parking_lot::Mutex;
 
+use crate::arroyo::error::ErrorKind;
 use crate::exposition::{MetricType, Writer};
 use crate::model::{CollectorStatus, ErrorCount, ExporterStats};
 
@@ -33,7 +34,7 @@ pub struct SelfMetrics {
     unknown_groups: AtomicU64,
     null_values: AtomicU64,
     stale_dropped: AtomicU64,
-    errors: Mutex<BTreeMap<(&'static str, &'static str), u64>>,
+    errors: Mutex<BTreeMap<(&'static str, ErrorKind), u64>>,
     requests: Mutex<BTreeMap<&'static str, u64>>,
     last: Mutex<BTreeMap<&'static str, UpstreamStatus>>,
     start_time_seconds: f64,
@@ -69,7 +70,7 @@ impl SelfMetrics {
     }
 
     /// Records a call to `source` and its outcome (`None` = success).
-    pub fn record_call(&self, source: &'static str, error: Option<&'static str>) {
+    pub fn record_call(&self, source: &'static str, error: Option<ErrorKind>) {
         *self.requests.lock().entry(source).or_insert(0) += 1;
         if let Some(kind) = error {
             *self.errors.lock().entry((source, kind)).or_insert(0) += 1;
@@ -77,7 +78,7 @@ impl SelfMetrics {
         self.last.lock().insert(
             source,
             UpstreamStatus {
-                status: error.unwrap_or("ok").to_string(),
+                status: error.map_or("ok", ErrorKind::as_str).to_string(),
                 at_seconds: now_seconds(),
             },
         );
@@ -113,7 +114,7 @@ impl SelfMetrics {
                 .iter()
                 .map(|(&(source, kind), &count)| ErrorCount {
                     source,
-                    kind,
+                    kind: kind.as_str(),
                     count,
                 })
                 .collect(),
@@ -347,8 +348,8 @@ mod tests {
     fn counts_errors_by_source_and_kind() {
         let m = SelfMetrics::default();
         m.record_call("controller", None);
-        m.record_call("controller", Some("timeout"));
-        m.record_call("controller", Some("timeout"));
+        m.record_call("controller", Some(ErrorKind::Timeout));
+        m.record_call("controller", Some(ErrorKind::Timeout));
         let s = m.stats();
         assert_eq!(s.upstream_requests, vec![("controller", 3)]);
         assert_eq!(

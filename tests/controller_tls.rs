@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use arroyo_exporter::arroyo::error::ErrorKind;
 use arroyo_exporter::arroyo::rpc::{RpcAnswer, RpcClient};
 use arroyo_exporter::config::{Config, ControllerService};
 // The server side comes from the simulator's own generated code: the exporter builds only
@@ -132,7 +133,7 @@ async fn mutual_tls_with_a_custom_ca() {
     // No client certificate: the server refuses the handshake.
     let anonymous = client(addr, &pki, "ca.pem", None);
     let err = anonymous.job_metrics("job_Tls0000001").await.unwrap_err();
-    assert_ne!(err.kind, "timeout", "{err}");
+    assert_ne!(err.kind, ErrorKind::Timeout, "{err}");
 
     // A client certificate from a CA the server does not trust.
     let foreign = client(addr, &pki, "ca.pem", Some("foreign-client"));

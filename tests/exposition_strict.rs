@@ -17,6 +17,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use arroyo_exporter::arroyo::error::ErrorKind;
 use arroyo_exporter::exposition::{render, Format, MetricType, Writer};
 use arroyo_exporter::model::{
     CollectorStatus, ErrorCount, ExporterStats, Job, JobMetrics, JobSnapshot, MetricKind,
@@ -911,7 +912,7 @@ fn nasty_snapshot() -> Snapshot {
                     ..Job::default()
                 },
                 pipeline: None,
-                metrics: MetricsOutcome::Failed("grpc_unavailable"),
+                metrics: MetricsOutcome::Failed(ErrorKind::GrpcUnavailable),
             },
         ],
         collectors: vec![
@@ -1188,7 +1189,7 @@ fn job() -> impl Strategy<Value = JobSnapshot> {
         nodes,
         samples,
         0..4_u8,
-        select(NAMES),
+        select(ErrorKind::ALL.to_vec()),
     )
         .prop_map(
             |(

@@ -4,6 +4,8 @@
 
 use std::error::Error;
 
+use crate::arroyo::error::ErrorKind;
+
 /// `url` as it may be shown in logs and pages: without user, password or query.
 pub fn redact_url(url: &url::Url) -> String {
     let mut u = url.clone();
@@ -30,24 +32,24 @@ pub fn cause_chain(e: &dyn Error) -> String {
 }
 
 /// What to check when a call to Arroyo's REST API failed with `kind`.
-pub fn api(kind: &str) -> &'static str {
+pub fn api(kind: ErrorKind) -> &'static str {
     match kind {
-        "connect" => {
+        ErrorKind::Connect => {
             "nothing answers there: check that Arroyo runs and that api.endpoint is its API \
              (port 5115 by default, 80 in Arroyo's Helm chart)"
         }
-        "timeout" => {
+        ErrorKind::Timeout => {
             "no answer in time: raise api.timeout or the scrape timeout, or check the network"
         }
-        "http_401" | "http_403" => {
+        ErrorKind::Http401 | ErrorKind::Http403 => {
             "the API refuses the request: set api.token-file (or api.token) to a valid bearer token"
         }
-        "http_404" => "not found: api.endpoint should be the API's root, without /api/v1",
-        "decode" => {
+        ErrorKind::Http404 => "not found: api.endpoint should be the API's root, without /api/v1",
+        ErrorKind::Decode => {
             "the answer is not Arroyo's JSON: check that api.endpoint points at Arroyo's API"
         }
-        "too_large" => "the answer is larger than api.max-response-size: raise it",
-        "tls" | "http_transport" => {
+        ErrorKind::TooLarge => "the answer is larger than api.max-response-size: raise it",
+        ErrorKind::HttpTransport => {
             "the connection failed: check the scheme of api.endpoint and api.tls.*"
         }
         _ => "see the error; api.endpoint and api.* configure this call",
@@ -55,29 +57,29 @@ pub fn api(kind: &str) -> &'static str {
 }
 
 /// What to check when a `JobMetrics` call to the controller failed with `kind`.
-pub fn controller(kind: &str) -> &'static str {
+pub fn controller(kind: ErrorKind) -> &'static str {
     match kind {
-        "grpc_unavailable" => {
+        ErrorKind::GrpcUnavailable => {
             "nothing answers there: check that Arroyo's controller runs and that \
              controller.endpoint is its gRPC port (5116 by default and in Arroyo's Helm chart)"
         }
-        "timeout" => {
+        ErrorKind::Timeout => {
             "no answer in time: raise controller.timeout or the scrape timeout (large jobs \
              send tens of MB)"
         }
-        "grpc_unimplemented" => {
+        ErrorKind::GrpcUnimplemented => {
             "the server has no JobMetrics method: check that controller.endpoint is Arroyo's \
              controller and that controller.service is auto"
         }
-        "too_large" => "the answer is larger than controller.max-message-size: raise it",
-        "grpc_unauthenticated" | "grpc_permission_denied" => {
+        ErrorKind::TooLarge => "the answer is larger than controller.max-message-size: raise it",
+        ErrorKind::GrpcUnauthenticated | ErrorKind::GrpcPermissionDenied => {
             "the controller refuses the call: check controller.tls.* (client certificate)"
         }
-        "grpc_failed_precondition" => {
+        ErrorKind::GrpcFailedPrecondition => {
             "the server is a leader worker of another job: point controller.endpoint at the \
              controller, or use scrape.metrics-source = \"rest\""
         }
-        "decode" => "the document is not Arroyo's metrics JSON; see the error",
+        ErrorKind::Decode => "the document is not Arroyo's metrics JSON; see the error",
         _ => "see the error; controller.endpoint and controller.* configure this call",
     }
 }
@@ -126,10 +128,10 @@ mod tests {
 
     #[test]
     fn hints_name_the_setting_to_change() {
-        assert!(api("connect").contains("api.endpoint"));
-        assert!(api("http_401").contains("api.token-file"));
-        assert!(controller("grpc_unavailable").contains("controller.endpoint"));
-        assert!(controller("too_large").contains("controller.max-message-size"));
-        assert!(controller("something new").contains("controller.endpoint"));
+        assert!(api(ErrorKind::Connect).contains("api.endpoint"));
+        assert!(api(ErrorKind::Http401).contains("api.token-file"));
+        assert!(controller(ErrorKind::GrpcUnavailable).contains("controller.endpoint"));
+        assert!(controller(ErrorKind::TooLarge).contains("controller.max-message-size"));
+        assert!(controller(ErrorKind::GrpcOther).contains("controller.endpoint"));
     }
 }

@@ -7,28 +7,15 @@ use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION};
 
+use crate::arroyo::error::{ErrorKind, UpstreamError};
 use crate::arroyo::hint;
 use crate::arroyo::wire::{self, DecodeError};
 use crate::config::ApiConfig;
 use crate::model::{Checkpoint, Job, JobMetrics, Pipeline};
 
-/// Why an API call failed.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{kind}: {message}")]
-pub struct RestError {
-    /// Short, bounded error kind for the `kind` label.
-    pub kind: &'static str,
-    /// Human-readable detail for the log (never holds the token).
-    pub message: String,
-}
-
-impl RestError {
-    fn decode(path: &str, e: DecodeError) -> RestError {
-        RestError {
-            kind: "decode",
-            message: format!("GET {path}: {e}"),
-        }
-    }
+/// A decode error of the answer to `GET {path}`.
+fn decode_error(path: &str, e: DecodeError) -> UpstreamError {
+    UpstreamError::new(ErrorKind::Decode, format!("GET {path}: {e}"))
 }
 
 /// Upper bound on pages read from the pipeline list in one refresh.
@@ -43,28 +30,29 @@ pub struct RestClient {
 }
 
 /// Maps an HTTP status to a bounded error kind.
-fn status_kind(status: reqwest::StatusCode) -> &'static str {
+fn status_kind(status: reqwest::StatusCode) -> ErrorKind {
     match status.as_u16() {
-        401 => "http_401",
-        403 => "http_403",
-        404 => "http_404",
-        429 => "http_429",
-        400..=499 => "http_4xx",
-        500 => "http_500",
-        502 => "http_502",
-        503 => "http_503",
-        504 => "http_504",
-        _ => "http_5xx",
+        401 => ErrorKind::Http401,
+        403 => ErrorKind::Http403,
+        404 => ErrorKind::Http404,
+        429 => ErrorKind::Http429,
+        400..=499 => ErrorKind::Http4xx,
+        500 => ErrorKind::Http500,
+        502 => ErrorKind::Http502,
+        503 => ErrorKind::Http503,
+        504 => ErrorKind::Http504,
+        _ => ErrorKind::Http5xx,
     }
 }
 
-fn transport_kind(e: &reqwest::Error) -> &'static str {
+/// Maps a transport failure (no HTTP status) to a bounded error kind.
+fn transport_kind(e: &reqwest::Error) -> ErrorKind {
     if e.is_timeout() {
-        "timeout"
+        ErrorKind::Timeout
     } else if e.is_connect() {
-        "connect"
+        ErrorKind::Connect
     } else {
-        "http_transport"
+        ErrorKind::HttpTransport
     }
 }
 
@@ -86,20 +74,15 @@ impl RestClient {
             .pool_idle_timeout(Duration::from_secs(60))
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("arroyo-exporter/", env!("CARGO_PKG_VERSION")));
-        if let Some(path) = &cfg.tls.ca_file {
-            let pem = std::fs::read(path)
-                .map_err(|e| format!("api.tls.ca-file {}: {e}", path.display()))?;
-            let cert = reqwest::Certificate::from_pem(&pem)
+        let material = crate::arroyo::tls::load("api", &cfg.tls)?;
+        if let (Some(pem), Some(path)) = (&material.ca_pem, &cfg.tls.ca_file) {
+            let cert = reqwest::Certificate::from_pem(pem)
                 .map_err(|e| format!("api.tls.ca-file {}: {e}", path.display()))?;
             builder = builder.add_root_certificate(cert);
         }
-        if let (Some(cert), Some(key)) = (&cfg.tls.cert_file, &cfg.tls.key_file) {
-            let mut pem = std::fs::read(cert)
-                .map_err(|e| format!("api.tls.cert-file {}: {e}", cert.display()))?;
-            pem.extend(
-                std::fs::read(key)
-                    .map_err(|e| format!("api.tls.key-file {}: {e}", key.display()))?,
-            );
+        if let Some(id) = material.identity {
+            let mut pem = id.cert_pem;
+            pem.extend(id.key_pem);
             let id = reqwest::Identity::from_pem(&pem).map_err(|e| format!("api.tls: {e}"))?;
             builder = builder.identity(id);
         }
@@ -119,10 +102,12 @@ impl RestClient {
         })
     }
 
-    fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<url::Url, RestError> {
-        let mut url = self.base.join(path).map_err(|e| RestError {
-            kind: "config",
-            message: format!("cannot build URL for {path}: {e}"),
+    fn url(&self, path: &str, query: &[(&str, &str)]) -> Result<url::Url, UpstreamError> {
+        let mut url = self.base.join(path).map_err(|e| {
+            UpstreamError::new(
+                ErrorKind::Config,
+                format!("cannot build URL for {path}: {e}"),
+            )
         })?;
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query);
@@ -131,19 +116,21 @@ impl RestClient {
     }
 
     /// GETs `path` and returns the body, capped at the configured size.
-    async fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<Vec<u8>, RestError> {
+    async fn get(&self, path: &str, query: &[(&str, &str)]) -> Result<Vec<u8>, UpstreamError> {
         let url = self.url(path, query)?;
         let shown = hint::redact_url(&url);
-        let mut resp = self.http.get(url).send().await.map_err(|e| RestError {
-            kind: transport_kind(&e),
-            message: format!("GET {shown}: {}", hint::cause_chain(&e.without_url())),
+        let mut resp = self.http.get(url).send().await.map_err(|e| {
+            UpstreamError::new(
+                transport_kind(&e),
+                format!("GET {shown}: {}", hint::cause_chain(&e.without_url())),
+            )
         })?;
         let status = resp.status();
         if !status.is_success() {
-            return Err(RestError {
-                kind: status_kind(status),
-                message: format!("GET {shown}: HTTP {status}"),
-            });
+            return Err(UpstreamError::new(
+                status_kind(status),
+                format!("GET {shown}: HTTP {status}"),
+            ));
         }
         if let Some(len) = resp.content_length() {
             if len > self.max_body as u64 {
@@ -161,27 +148,27 @@ impl RestClient {
                 }
                 Ok(None) => return Ok(body),
                 Err(e) => {
-                    return Err(RestError {
-                        kind: transport_kind(&e),
-                        message: format!(
+                    return Err(UpstreamError::new(
+                        transport_kind(&e),
+                        format!(
                             "GET {shown}: reading body: {}",
                             hint::cause_chain(&e.without_url())
                         ),
-                    })
+                    ))
                 }
             }
         }
     }
 
-    fn too_large(&self, path: &str) -> RestError {
-        RestError {
-            kind: "too_large",
-            message: format!("GET {path}: body larger than {} bytes", self.max_body),
-        }
+    fn too_large(&self, path: &str) -> UpstreamError {
+        UpstreamError::new(
+            ErrorKind::TooLarge,
+            format!("GET {path}: body larger than {} bytes", self.max_body),
+        )
     }
 
     /// Every pipeline, following `starting_after` until `hasMore` is false.
-    pub async fn pipelines(&self) -> Result<Vec<Pipeline>, RestError> {
+    pub async fn pipelines(&self) -> Result<Vec<Pipeline>, UpstreamError> {
         let path = "api/v1/pipelines";
         let limit = self.page_size.to_string();
         let mut out: Vec<Pipeline> = Vec::new();
@@ -192,47 +179,46 @@ impl RestClient {
                 query.push(("starting_after", a.as_str()));
             }
             let body = self.get(path, &query).await?;
-            let page =
-                wire::decode_pipelines_page(&body).map_err(|e| RestError::decode(path, e))?;
+            let page = wire::decode_pipelines_page(&body).map_err(|e| decode_error(path, e))?;
             let last = page.pipelines.last().map(|p| p.id.clone());
             out.extend(page.pipelines);
             match (page.has_more, last) {
                 (false, _) => return Ok(out),
                 (true, None) => {
-                    return Err(RestError {
-                        kind: "pagination",
-                        message: format!("GET {path}: hasMore with an empty page"),
-                    })
+                    return Err(UpstreamError::new(
+                        ErrorKind::Pagination,
+                        format!("GET {path}: hasMore with an empty page"),
+                    ))
                 }
                 (true, Some(last)) => {
                     if after.as_deref() == Some(last.as_str()) {
-                        return Err(RestError {
-                            kind: "pagination",
-                            message: format!("GET {path}: the same page came back twice"),
-                        });
+                        return Err(UpstreamError::new(
+                            ErrorKind::Pagination,
+                            format!("GET {path}: the same page came back twice"),
+                        ));
                     }
                     after = Some(last);
                 }
             }
         }
-        Err(RestError {
-            kind: "pagination",
-            message: format!("GET {path}: more than {MAX_PAGES} pages"),
-        })
+        Err(UpstreamError::new(
+            ErrorKind::Pagination,
+            format!("GET {path}: more than {MAX_PAGES} pages"),
+        ))
     }
 
     /// Every job (`GET /api/v1/jobs`).
-    pub async fn jobs(&self) -> Result<Vec<Job>, RestError> {
+    pub async fn jobs(&self) -> Result<Vec<Job>, UpstreamError> {
         let path = "api/v1/jobs";
         let body = self.get(path, &[]).await?;
-        wire::decode_jobs(&body).map_err(|e| RestError::decode(path, e))
+        wire::decode_jobs(&body).map_err(|e| decode_error(path, e))
     }
 
     /// The jobs of one pipeline (`GET /api/v1/pipelines/{id}/jobs`).
-    pub async fn pipeline_jobs(&self, pipeline_id: &str) -> Result<Vec<Job>, RestError> {
+    pub async fn pipeline_jobs(&self, pipeline_id: &str) -> Result<Vec<Job>, UpstreamError> {
         let path = format!("api/v1/pipelines/{}/jobs", segment(pipeline_id));
         let body = self.get(&path, &[]).await?;
-        wire::decode_jobs(&body).map_err(|e| RestError::decode(&path, e))
+        wire::decode_jobs(&body).map_err(|e| decode_error(&path, e))
     }
 
     /// The checkpoints of one job.
@@ -240,14 +226,14 @@ impl RestClient {
         &self,
         pipeline_id: &str,
         job_id: &str,
-    ) -> Result<Vec<Checkpoint>, RestError> {
+    ) -> Result<Vec<Checkpoint>, UpstreamError> {
         let path = format!(
             "api/v1/pipelines/{}/jobs/{}/checkpoints",
             segment(pipeline_id),
             segment(job_id)
         );
         let body = self.get(&path, &[]).await?;
-        wire::decode_checkpoints(&body).map_err(|e| RestError::decode(&path, e))
+        wire::decode_checkpoints(&body).map_err(|e| decode_error(&path, e))
     }
 
     /// The metrics document through the API's bridge; an empty list means no metrics.
@@ -255,7 +241,7 @@ impl RestClient {
         &self,
         pipeline_id: &str,
         job_id: &str,
-    ) -> Result<Option<JobMetrics>, RestError> {
+    ) -> Result<Option<JobMetrics>, UpstreamError> {
         let path = format!(
             "api/v1/pipelines/{}/jobs/{}/operator_metric_groups",
             segment(pipeline_id),
@@ -264,9 +250,8 @@ impl RestClient {
         let body = self.get(&path, &[]).await?;
         let metrics = decode_off_thread(body, wire::decode_metric_groups_envelope)
             .await
-            .map_err(|message| RestError {
-                kind: "decode",
-                message: format!("GET {path}: {message}"),
+            .map_err(|message| {
+                UpstreamError::new(ErrorKind::Decode, format!("GET {path}: {message}"))
             })?;
         // `{"data": []}` is how the bridge says "no metrics" (the RPC's NOT_FOUND).
         if metrics == JobMetrics::default() {

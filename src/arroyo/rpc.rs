@@ -11,18 +11,9 @@ use tonic::codec::CompressionEncoding;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 use tonic::{Code, Request, Status};
 
+use crate::arroyo::error::{ErrorKind, UpstreamError};
 use crate::arroyo::pb::JobMetricsReq;
 use crate::config::{ControllerConfig, ControllerService};
-
-/// Why a `JobMetrics` call failed.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{kind}: {message}")]
-pub struct RpcError {
-    /// Short, bounded error kind for the `kind` label.
-    pub kind: &'static str,
-    /// Human-readable detail for the log.
-    pub message: String,
-}
 
 /// The answer of one successful call.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,12 +36,14 @@ struct RawJobMetricsResp {
 
 /// The document as text. tonic's decoder is gone by now, so the buffer is ours alone
 /// and `Vec::from` takes it over instead of copying it.
-fn document(metrics: bytes::Bytes) -> Result<RpcAnswer, RpcError> {
+fn document(metrics: bytes::Bytes) -> Result<RpcAnswer, UpstreamError> {
     String::from_utf8(Vec::from(metrics))
         .map(RpcAnswer::Document)
-        .map_err(|e| RpcError {
-            kind: "grpc_internal",
-            message: format!("Internal: JobMetricsResp.metrics is not UTF-8: {e}"),
+        .map_err(|e| {
+            UpstreamError::new(
+                ErrorKind::GrpcInternal,
+                format!("Internal: JobMetricsResp.metrics is not UTF-8: {e}"),
+            )
         })
 }
 
@@ -80,21 +73,14 @@ pub fn channel(cfg: &ControllerConfig) -> Result<Channel, String> {
         .keep_alive_timeout(Duration::from_secs(10))
         .keep_alive_while_idle(true);
     if cfg.endpoint.scheme() == "https" {
+        let material = crate::arroyo::tls::load("controller", &cfg.tls)?;
         let mut tls = ClientTlsConfig::new();
-        match &cfg.tls.ca_file {
-            Some(path) => {
-                let pem = std::fs::read(path)
-                    .map_err(|e| format!("controller.tls.ca-file {}: {e}", path.display()))?;
-                tls = tls.ca_certificate(Certificate::from_pem(pem));
-            }
+        match material.ca_pem {
+            Some(pem) => tls = tls.ca_certificate(Certificate::from_pem(pem)),
             None => tls = tls.with_native_roots(),
         }
-        if let (Some(cert), Some(key)) = (&cfg.tls.cert_file, &cfg.tls.key_file) {
-            let cert_pem = std::fs::read(cert)
-                .map_err(|e| format!("controller.tls.cert-file {}: {e}", cert.display()))?;
-            let key_pem = std::fs::read(key)
-                .map_err(|e| format!("controller.tls.key-file {}: {e}", key.display()))?;
-            tls = tls.identity(Identity::from_pem(cert_pem, key_pem));
+        if let Some(id) = material.identity {
+            tls = tls.identity(Identity::from_pem(id.cert_pem, id.key_pem));
         }
         if let Some(name) = &cfg.tls.server_name {
             tls = tls.domain_name(name.clone());
@@ -132,7 +118,7 @@ impl RpcClient {
     ///
     /// In `auto` mode the generation that answered last is tried first; on
     /// `UNIMPLEMENTED` the other one is tried and remembered.
-    pub async fn job_metrics(&self, job_id: &str) -> Result<RpcAnswer, RpcError> {
+    pub async fn job_metrics(&self, job_id: &str) -> Result<RpcAnswer, UpstreamError> {
         let first = match self.service {
             ControllerService::JobController => return self.call(GEN_JOB_CONTROLLER, job_id).await,
             ControllerService::Controller => return self.call(GEN_CONTROLLER, job_id).await,
@@ -142,7 +128,7 @@ impl RpcClient {
             },
         };
         match self.call(first, job_id).await {
-            Err(e) if e.kind == "grpc_unimplemented" => {
+            Err(e) if e.kind == ErrorKind::GrpcUnimplemented => {
                 let second = if first == GEN_JOB_CONTROLLER {
                     GEN_CONTROLLER
                 } else {
@@ -166,7 +152,7 @@ impl RpcClient {
     /// One call. The request always goes uncompressed: it is a few dozen bytes, and a
     /// compressed request is refused by servers (and proxies) that do not know the
     /// encoding, each in its own way. Answers are accepted as zstd, gzip or plain.
-    async fn call(&self, generation: u8, job_id: &str) -> Result<RpcAnswer, RpcError> {
+    async fn call(&self, generation: u8, job_id: &str) -> Result<RpcAnswer, UpstreamError> {
         let mut req = Request::new(JobMetricsReq {
             job_id: job_id.to_string(),
         });
@@ -194,14 +180,14 @@ impl RpcClient {
                 .await
         };
         match tokio::time::timeout(self.timeout, fut).await {
-            Err(_) => Err(RpcError {
-                kind: "timeout",
-                message: format!(
+            Err(_) => Err(UpstreamError::new(
+                ErrorKind::Timeout,
+                format!(
                     "{}{path}: no answer within {:?}",
                     self.endpoint.trim_end_matches('/'),
                     self.timeout
                 ),
-            }),
+            )),
             Ok(Ok(resp)) => document(resp.into_inner().metrics),
             Ok(Err(status)) if status.code() == Code::NotFound => Ok(RpcAnswer::NotFound),
             Ok(Err(status)) => {
@@ -211,7 +197,7 @@ impl RpcClient {
                 // deadline passed). Whether that or the timeout above fires first is a
                 // race: a cancel once the deadline has passed is a timeout.
                 if status.code() == Code::Cancelled && started.elapsed() >= self.timeout {
-                    e.kind = "timeout";
+                    e.kind = ErrorKind::Timeout;
                 }
                 e.message = format!(
                     "{}{path}: {}",
@@ -225,21 +211,21 @@ impl RpcClient {
 }
 
 /// Maps a gRPC status to a bounded error kind.
-pub fn classify(status: &Status) -> RpcError {
+pub fn classify(status: &Status) -> UpstreamError {
     let kind = match status.code() {
-        Code::DeadlineExceeded => "timeout",
-        Code::Unavailable => "grpc_unavailable",
-        Code::Unimplemented => "grpc_unimplemented",
-        Code::OutOfRange | Code::ResourceExhausted => "too_large",
-        Code::FailedPrecondition => "grpc_failed_precondition",
-        Code::Unauthenticated => "grpc_unauthenticated",
-        Code::PermissionDenied => "grpc_permission_denied",
-        Code::Cancelled => "grpc_cancelled",
-        Code::Internal => "grpc_internal",
-        Code::Unknown => "grpc_unknown",
-        _ => "grpc_other",
+        Code::DeadlineExceeded => ErrorKind::Timeout,
+        Code::Unavailable => ErrorKind::GrpcUnavailable,
+        Code::Unimplemented => ErrorKind::GrpcUnimplemented,
+        Code::OutOfRange | Code::ResourceExhausted => ErrorKind::TooLarge,
+        Code::FailedPrecondition => ErrorKind::GrpcFailedPrecondition,
+        Code::Unauthenticated => ErrorKind::GrpcUnauthenticated,
+        Code::PermissionDenied => ErrorKind::GrpcPermissionDenied,
+        Code::Cancelled => ErrorKind::GrpcCancelled,
+        Code::Internal => ErrorKind::GrpcInternal,
+        Code::Unknown => ErrorKind::GrpcUnknown,
+        _ => ErrorKind::GrpcOther,
     };
-    RpcError {
+    UpstreamError {
         kind,
         message: match std::error::Error::source(status) {
             Some(cause) => {

@@ -128,6 +128,7 @@ pub(super) fn render(w: &mut Writer<'_>, snapshot: &Snapshot, views: &[JobView<'
 
 #[cfg(test)]
 mod tests {
+    use crate::arroyo::error::ErrorKind;
     use crate::exposition::test_support::{job, lines_of, ok, render_str, sample, small_snapshot};
     use crate::exposition::Format;
     use crate::model::{MetricKind, MetricsOutcome, Snapshot};
@@ -148,7 +149,7 @@ mod tests {
         let snap = Snapshot {
             jobs: vec![
                 job("a", None, MetricsOutcome::NoMetrics),
-                job("b", None, MetricsOutcome::Failed("connect")),
+                job("b", None, MetricsOutcome::Failed(ErrorKind::Connect)),
                 job("c", None, MetricsOutcome::Skipped),
                 job("d", None, ok(vec![])),
             ],

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use super::{render, Format};
+use crate::arroyo::error::ErrorKind;
 use crate::model::{
     CollectorStatus, ErrorCount, ExporterStats, Job, JobMetrics, JobSnapshot, MetricKind,
     MetricsOutcome, Operator, Pipeline, Point, Snapshot, SubtaskSample,
@@ -81,7 +82,7 @@ pub(crate) fn ok(samples: Vec<SubtaskSample>) -> MetricsOutcome {
 pub(crate) fn small_snapshot() -> Snapshot {
     use MetricKind::*;
     let t = 1_732_530_000_000_000;
-    let mut failed = job("job_0", None, MetricsOutcome::Failed("timeout"));
+    let mut failed = job("job_0", None, MetricsOutcome::Failed(ErrorKind::Timeout));
     failed.job.pipeline_id = Some("pl_9".to_string());
     Snapshot {
         up: true,

@@ -154,6 +154,7 @@ pub(super) fn job_views(snapshot: &Snapshot) -> Vec<JobView<'_>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::arroyo::error::ErrorKind;
     use crate::exposition::test_support::{job, lines_of, ok, pipeline, render_str, sample};
     use crate::exposition::Format;
 
@@ -232,7 +233,7 @@ mod tests {
                         sample("1", 0, MessagesRecv, 20, 2.0),
                     ]),
                 ),
-                job("j", None, MetricsOutcome::Failed("decode")),
+                job("j", None, MetricsOutcome::Failed(ErrorKind::Decode)),
             ],
             subtask_series: true,
             ..Snapshot::default()

@@ -1,0 +1,245 @@
+//! One scrape: discover jobs through the REST API (or the static list), fetch every
+//! running job's metrics concurrently (bounded), and assemble a [`Snapshot`].
+//!
+//! Every failure becomes data in the snapshot (a collector's success, a job's outcome,
+//! `arroyo_up`), never an early return: the scrape always answers. Concurrent scrapes
+//! share upstream calls ([`Singleflight`]), so an HA pair of Prometheus servers costs
+//! the controller one RPC per job.
+//!
+//! This file orchestrates; each collector lives in its own file: [`discovery`] (job
+//! list, pipelines cache, static jobs), `jobs` (filters, failure logs), `topology`
+//! (pipeline refresh), `job_metrics` and `checkpoints`. [`execute`] times every
+//! collector and records its success.
+
+mod checkpoints;
+mod discovery;
+mod job_metrics;
+mod jobs;
+mod singleflight;
+mod topology;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use parking_lot::Mutex;
+use tokio::time::Instant;
+
+use crate::arroyo::error::UpstreamError;
+use crate::arroyo::rest::RestClient;
+use crate::arroyo::rpc::RpcClient;
+use crate::arroyo::source::MetricsSource;
+use crate::config::{self, Config};
+use crate::model::{
+    state_runs, Checkpoint, CollectorStatus, Job, JobSnapshot, MetricsOutcome, Pipeline, Snapshot,
+};
+use crate::selfmetrics::SelfMetrics;
+
+pub use singleflight::{FlightError, Singleflight};
+
+use discovery::PipelineCache;
+
+/// Everything a scrape needs, shared by all scrapes.
+pub struct Scraper {
+    cfg: Arc<Config>,
+    /// Where job metrics come from; `None` when the REST source has no `api.endpoint`.
+    source: Option<MetricsSource>,
+    rest: Option<Arc<RestClient>>,
+    cache: tokio::sync::Mutex<PipelineCache>,
+    job_flights: Singleflight<String, MetricsOutcome>,
+    list_flights: Singleflight<&'static str, Result<Arc<Vec<Job>>, UpstreamError>>,
+    checkpoint_flights: Singleflight<String, CheckpointAnswer>,
+    /// Last checkpoint answer per job, with when it was read.
+    checkpoint_cache: Mutex<HashMap<String, CachedCheckpoints>>,
+    logged_failures: Mutex<HashSet<(String, u64)>>,
+    include: Option<regex::Regex>,
+    exclude: Option<regex::Regex>,
+    /// The exporter's own counters.
+    pub metrics: Arc<SelfMetrics>,
+}
+
+/// A job's last checkpoint list and when it was read.
+type CachedCheckpoints = (Instant, Arc<Vec<Checkpoint>>);
+
+/// The checkpoints API's answer for one job.
+type CheckpointAnswer = Result<Arc<Vec<Checkpoint>>, UpstreamError>;
+
+/// A discovered job with its pipeline, when known.
+type DiscoveredJob = (Job, Option<Arc<Pipeline>>);
+
+/// Microseconds since the Unix epoch (0 if the clock is before it).
+fn now_micros() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_micros() as u64)
+        .unwrap_or(0)
+}
+
+/// Runs one collector's `work`, timing it, and returns its output with the collector's
+/// status; `success` says from the output whether the collector succeeded.
+async fn execute<T>(
+    name: &'static str,
+    work: impl Future<Output = T>,
+    success: impl FnOnce(&T) -> bool,
+) -> (T, CollectorStatus) {
+    let started = Instant::now();
+    let out = work.await;
+    let status = CollectorStatus {
+        name,
+        success: success(&out),
+        duration_seconds: started.elapsed().as_secs_f64(),
+    };
+    (out, status)
+}
+
+impl Scraper {
+    /// Builds the clients for `cfg`. Nothing connects until the first scrape.
+    pub fn new(cfg: Arc<Config>) -> Result<Scraper, String> {
+        let rpc = match cfg.scrape.metrics_source {
+            config::MetricsSource::Rpc => Some(Arc::new(RpcClient::new(&cfg.controller)?)),
+            config::MetricsSource::Rest => None,
+        };
+        let rest = match &cfg.api.endpoint {
+            Some(base) => {
+                let token = config::api_token(&cfg.api).map_err(|e| e.to_string())?;
+                Some(Arc::new(RestClient::new(
+                    &cfg.api,
+                    base.clone(),
+                    token.as_deref(),
+                )?))
+            }
+            None => None,
+        };
+        let source = match (rpc, &rest) {
+            (Some(rpc), _) => Some(MetricsSource::Rpc(rpc)),
+            (None, Some(rest)) => Some(MetricsSource::Rest(Arc::clone(rest))),
+            (None, None) => None,
+        };
+        let compile = |key: &str, re: &Option<String>| -> Result<Option<regex::Regex>, String> {
+            re.as_deref()
+                .map(|r| regex::Regex::new(r).map_err(|e| format!("{key}: {e}")))
+                .transpose()
+        };
+        let include = compile("scrape.include-pipelines", &cfg.scrape.include_pipelines)?;
+        let exclude = compile("scrape.exclude-pipelines", &cfg.scrape.exclude_pipelines)?;
+        Ok(Scraper {
+            cfg,
+            source,
+            rest,
+            cache: tokio::sync::Mutex::new(PipelineCache::default()),
+            job_flights: Singleflight::default(),
+            list_flights: Singleflight::default(),
+            checkpoint_flights: Singleflight::default(),
+            checkpoint_cache: Mutex::new(HashMap::new()),
+            logged_failures: Mutex::new(HashSet::new()),
+            include,
+            exclude,
+            metrics: Arc::new(SelfMetrics::default()),
+        })
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    /// The RPC service generation learned so far (landing page).
+    pub fn learned_service(&self) -> Option<&'static str> {
+        match &self.source {
+            Some(MetricsSource::Rpc(rpc)) => Some(rpc.learned_service()),
+            _ => None,
+        }
+    }
+
+    /// Runs one scrape that ends by `deadline`.
+    pub async fn scrape(&self, deadline: Instant) -> Snapshot {
+        self.metrics.scrape_started();
+        let c = &self.cfg.collectors;
+        let api = self.rest.is_some();
+        let mut collectors = Vec::new();
+
+        let (discovered, discovery) = execute("discovery", self.discover(deadline), |d| {
+            d.jobs_status.success && d.topology_status.success
+        })
+        .await;
+        let jobs_ok = discovered.jobs_status.success;
+        if api {
+            collectors.push(discovery);
+            if c.jobs {
+                collectors.push(discovered.jobs_status);
+            }
+            if c.topology {
+                collectors.push(discovered.topology_status);
+            }
+        }
+        let jobs = self.filter(discovered.jobs);
+        if c.jobs {
+            self.log_failures(&jobs);
+        }
+
+        let checkpoint_jobs: Vec<(String, String)> = jobs
+            .iter()
+            .filter(|(j, _)| state_runs(&j.state))
+            .filter_map(|(j, _)| j.pipeline_id.clone().map(|p| (j.id.clone(), p)))
+            .collect();
+        let metrics_fut = async {
+            if c.job_metrics {
+                let (out, status) = execute(
+                    "job_metrics",
+                    self.collect_job_metrics(jobs, deadline),
+                    |o| o.all_ok,
+                )
+                .await;
+                (out.snapshots, out.up, Some(status))
+            } else {
+                let skipped = jobs
+                    .into_iter()
+                    .map(|(job, pipeline)| JobSnapshot {
+                        job,
+                        pipeline,
+                        metrics: MetricsOutcome::Skipped,
+                    })
+                    .collect();
+                (skipped, false, None)
+            }
+        };
+        let checkpoints_fut = async {
+            if c.checkpoints && api {
+                // With no job list, nothing was checked: not a healthy upstream.
+                let (out, status) = execute(
+                    "checkpoints",
+                    self.collect_checkpoints(checkpoint_jobs, deadline),
+                    |(_, ok)| *ok && jobs_ok,
+                )
+                .await;
+                Some((out.0, status))
+            } else {
+                None
+            }
+        };
+        let ((mut jobs, up, metrics_status), checkpoints) =
+            tokio::join!(metrics_fut, checkpoints_fut);
+        collectors.extend(metrics_status);
+        let checkpoints = match checkpoints {
+            Some((summaries, status)) => {
+                collectors.push(status);
+                summaries
+            }
+            None => BTreeMap::new(),
+        };
+
+        jobs.sort_by(|a, b| a.job.id.cmp(&b.job.id));
+        Snapshot {
+            up,
+            jobs,
+            collectors,
+            subtask_series: self.cfg.scrape.subtask_series,
+            job_families: c.jobs && api,
+            topology: c.topology && api,
+            pipeline_tags: c.pipeline_tags.clone(),
+            checkpoints,
+            exporter: self.metrics.stats(),
+        }
+    }
+}
