@@ -23,6 +23,8 @@ pub const REVISION: &str = match option_env!("ARROYO_EXPORTER_REVISION") {
 pub struct UpstreamStatus {
     /// `ok`, or the last error kind.
     pub status: String,
+    /// The last call's error kind; `None` when it succeeded.
+    pub error: Option<ErrorKind>,
     /// Seconds since the epoch of the last call.
     pub at_seconds: f64,
 }
@@ -79,6 +81,7 @@ impl SelfMetrics {
             source,
             UpstreamStatus {
                 status: error.map_or("ok", ErrorKind::as_str).to_string(),
+                error,
                 at_seconds: now_seconds(),
             },
         );

@@ -91,7 +91,7 @@ impl Scraper {
                     .metrics
                     .upstream_status()
                     .get("api")
-                    .is_some_and(|s| s.status == "ok")
+                    .is_some_and(|s| s.error.is_none())
             }
         };
         let metrics = Arc::clone(&self.metrics);
