@@ -671,7 +671,7 @@ async fn pagination_token_and_pipeline_cache() {
         common::add_running_job(
             state,
             SimPipeline::new(
-                pid.clone(),
+                pid,
                 format!("pipeline {i}"),
                 vec![SimNode::new(1, "source", format!("src {i}"), 1)],
             ),

@@ -78,7 +78,7 @@ async fn medium_world() -> (FakeArroyo, usize) {
         let pid = format!("pl_Small{i:05}");
         common::add_running_job(
             st,
-            SimPipeline::new(pid.clone(), format!("small {i}"), common::source_only(2)),
+            SimPipeline::new(pid, format!("small {i}"), common::source_only(2)),
             format!("job_Small{i:05}"),
             start,
         );
