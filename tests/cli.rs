@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use arroyo_sim::{FakeArroyo, Release, SimJob, SimNode, SimPipeline};
+use arroyo_sim::{FakeArroyo, Release, SimNode, SimPipeline};
 use common::prometheus::{free_port, ureq_get};
 
 const BIN: &str = env!("CARGO_BIN_EXE_arroyo-exporter");
@@ -142,21 +142,18 @@ fn shipped_config_file_loads() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn binary_serves_metrics_and_stops_on_sigterm() {
     let arroyo = FakeArroyo::start(Release::Main).await.unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_micros() as u64;
+    let now = common::now_micros();
     arroyo.state().set_fixed_now(Some(now));
-    arroyo.state().add_pipeline(SimPipeline::new(
-        "pl_Cli0000001",
-        "cli pipeline",
-        vec![SimNode::new(0, "nexmark", "Nexmark<200 eps>", 2)],
-    ));
-    arroyo.state().add_job(SimJob::running(
+    common::add_running_job(
+        arroyo.state(),
+        SimPipeline::new(
+            "pl_Cli0000001",
+            "cli pipeline",
+            vec![SimNode::new(0, "nexmark", "Nexmark<200 eps>", 2)],
+        ),
         "job_Cli0000001",
-        "pl_Cli0000001",
         now - 30_000_000,
-    ));
+    );
 
     let token_file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(token_file.path(), "unused-secret-token\n").unwrap();

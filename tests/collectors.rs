@@ -212,16 +212,16 @@ async fn every_state_including_unknown_ones() {
     let arroyo = FakeArroyo::start(Release::V0_15).await.unwrap();
     let now = now_micros();
     arroyo.state().set_fixed_now(Some(now));
-    arroyo.state().add_pipeline(SimPipeline::new(
-        "pl_States0001",
-        "states",
-        vec![SimNode::new(0, "src", "src", 1)],
-    ));
-    arroyo.state().add_job(SimJob::running(
+    common::add_running_job(
+        arroyo.state(),
+        SimPipeline::new(
+            "pl_States0001",
+            "states",
+            vec![SimNode::new(0, "src", "src", 1)],
+        ),
         "job_States0001",
-        "pl_States0001",
         now - 5_000_000,
-    ));
+    );
     let exporter = Exporter::start(config_for(&arroyo)).await;
     for state in JOB_STATES.iter().copied().chain(["Hibernating"]) {
         arroyo.state().set_job_state("job_States0001", state);

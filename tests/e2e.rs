@@ -8,8 +8,8 @@ use std::time::Duration;
 use arroyo_exporter::config::{Config, ControllerService, MetricsSource, StaticJob};
 use arroyo_exporter::model::MetricKind;
 use arroyo_sim::{
-    fixture_world, ApiFaults, FakeArroyo, MetricsSource as SimMetrics, Release, RpcFaults, SimJob,
-    SimNode, SimPipeline,
+    fixture_world, ApiFaults, FakeArroyo, MetricsSource as SimMetrics, Release, RpcFaults, SimNode,
+    SimPipeline,
 };
 use common::{fixtures, now_micros, Exporter, PROMETHEUS_ACCEPT};
 
@@ -166,19 +166,19 @@ fn nasty_world(arroyo: &FakeArroyo) -> (&'static str, &'static str) {
     let state = arroyo.state();
     state.set_fixed_now(Some(now_micros()));
     let name = "bids \"per\" auction \\ ünïcödé\nline2 ✓";
-    state.add_pipeline(SimPipeline::new(
-        "pl_Nasty00001",
-        name,
-        vec![
-            SimNode::new(0, "nexmark", "Nexmark<200 eps> \"quoted\"", 3),
-            SimNode::new(5, "chained_op", "a \\ b\nc -> 日本語", 2),
-        ],
-    ));
-    state.add_job(SimJob::running(
+    common::add_running_job(
+        state,
+        SimPipeline::new(
+            "pl_Nasty00001",
+            name,
+            vec![
+                SimNode::new(0, "nexmark", "Nexmark<200 eps> \"quoted\"", 3),
+                SimNode::new(5, "chained_op", "a \\ b\nc -> 日本語", 2),
+            ],
+        ),
         "job_Nasty00001",
-        "pl_Nasty00001",
         now_micros() - 60_000_000,
-    ));
+    );
     (name, "job_Nasty00001")
 }
 
@@ -329,16 +329,12 @@ async fn controller_down_then_back() {
 async fn slow_controller_is_cut_at_the_prometheus_deadline() {
     let arroyo = FakeArroyo::start(Release::Main).await.unwrap();
     let (_, job) = nasty_world(&arroyo);
-    arroyo.state().add_pipeline(SimPipeline::new(
-        "pl_Fast000001",
-        "fast",
-        vec![SimNode::new(0, "nexmark", "src", 1)],
-    ));
-    arroyo.state().add_job(SimJob::running(
+    common::add_running_job(
+        arroyo.state(),
+        SimPipeline::new("pl_Fast000001", "fast", common::source_only(1)),
         "job_Fast000001",
-        "pl_Fast000001",
         now_micros() - 10_000_000,
-    ));
+    );
     arroyo
         .state()
         .set_rpc_faults(Some(job), RpcFaults::delay(Duration::from_secs(6)));
@@ -546,16 +542,12 @@ async fn unimplemented_fallback_and_forced_generations() {
 async fn malformed_document_fails_that_job_only() {
     let arroyo = FakeArroyo::start(Release::Main).await.unwrap();
     let (_, job) = nasty_world(&arroyo);
-    arroyo.state().add_pipeline(SimPipeline::new(
-        "pl_Good000001",
-        "good",
-        vec![SimNode::new(0, "nexmark", "src", 2)],
-    ));
-    arroyo.state().add_job(SimJob::running(
+    common::add_running_job(
+        arroyo.state(),
+        SimPipeline::new("pl_Good000001", "good", common::source_only(2)),
         "job_Good000001",
-        "pl_Good000001",
         now_micros() - 10_000_000,
-    ));
+    );
     arroyo
         .state()
         .set_rpc_faults(Some(job), RpcFaults::malformed());
@@ -676,16 +668,16 @@ async fn pagination_token_and_pipeline_cache() {
     state.set_fixed_now(Some(now_micros()));
     for i in 0..35 {
         let pid = format!("pl_Page{i:06}");
-        state.add_pipeline(SimPipeline::new(
-            pid.clone(),
-            format!("pipeline {i}"),
-            vec![SimNode::new(1, "source", format!("src {i}"), 1)],
-        ));
-        state.add_job(SimJob::running(
+        common::add_running_job(
+            state,
+            SimPipeline::new(
+                pid,
+                format!("pipeline {i}"),
+                vec![SimNode::new(1, "source", format!("src {i}"), 1)],
+            ),
             format!("job_Page{i:06}"),
-            pid,
             now_micros() - 10_000_000,
-        ));
+        );
     }
     let mut cfg = config_for(&arroyo);
     cfg.api.page_size = 10;
@@ -918,12 +910,12 @@ async fn one_failed_pipeline_job_list_keeps_the_others_named() {
         ("pl_Good000001", "job_Good000001", "good"),
         ("pl_Bad0000001", "job_Bad0000001", "bad"),
     ] {
-        state.add_pipeline(SimPipeline::new(
-            pid,
-            name,
-            vec![SimNode::new(0, "src", "source", 1)],
-        ));
-        state.add_job(SimJob::running(jid, pid, now_micros() - 10_000_000));
+        common::add_running_job(
+            state,
+            SimPipeline::new(pid, name, vec![SimNode::new(0, "src", "source", 1)]),
+            jid,
+            now_micros() - 10_000_000,
+        );
     }
     state.set_api_faults(ApiFaults {
         path_contains: Some("/pipelines/pl_Bad0000001/jobs".into()),

@@ -14,24 +14,17 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use arroyo_exporter::config::Config;
 use arroyo_sim::{
-    FakeArroyo, MetricsSource as SimMetrics, Release, RpcFaults, SimJob, SimNode, SimPipeline,
+    FakeArroyo, MetricsSource as SimMetrics, Release, RpcFaults, SimNode, SimPipeline,
 };
-use common::{Exporter, Scrape};
+use common::{now_micros, Exporter, Scrape};
 
 /// Prometheus's scrape timeout for these scrapes, and the bound on their wall time.
 const DEADLINE_SECS: &str = "4";
 const DEADLINE: Duration = Duration::from_secs(4);
-
-fn now_micros() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_micros() as u64
-}
 
 // ---------------------------------------------------------------------------------------
 // Log capture: one global subscriber for this test binary; each test looks for its own
@@ -86,15 +79,19 @@ async fn two_jobs(release: Release) -> FakeArroyo {
     let st = arroyo.state();
     st.set_fixed_now(Some(now_micros()));
     for (pid, job, par) in [("pl_Victim0001", VICTIM, 2), ("pl_Other00001", OTHER, 3)] {
-        st.add_pipeline(SimPipeline::new(
-            pid,
-            pid,
-            vec![
-                SimNode::new(0, "nexmark", "source", par),
-                SimNode::new(1, "blackhole", "sink", par),
-            ],
-        ));
-        st.add_job(SimJob::running(job, pid, now_micros() - 60_000_000));
+        common::add_running_job(
+            st,
+            SimPipeline::new(
+                pid,
+                pid,
+                vec![
+                    SimNode::new(0, "nexmark", "source", par),
+                    SimNode::new(1, "blackhole", "sink", par),
+                ],
+            ),
+            job,
+            now_micros() - 60_000_000,
+        );
     }
     arroyo
 }

@@ -285,6 +285,17 @@ impl Capture {
     }
 }
 
+/// Adds to `world` a copy of its first pipeline as `pipeline_id` (named `name`) and a job
+/// `job_id` of it, running since the first job started.
+fn add_pipeline_copy(world: &mut World, pipeline_id: &str, name: &str, job_id: &str) {
+    let start = world.jobs[0].start_time.unwrap();
+    let nodes = world.pipelines[0].nodes.clone();
+    world
+        .pipelines
+        .push(SimPipeline::new(pipeline_id, name, nodes));
+    world.jobs.push(SimJob::running(job_id, pipeline_id, start));
+}
+
 async fn fake_arroyo(world: World) -> FakeArroyo {
     FakeArroyo::builder(world.release)
         .world(world)
@@ -610,16 +621,10 @@ async fn not_found_is_no_series_not_an_error() {
 
     let mut world = MAIN.world();
     let start = world.jobs[0].start_time.unwrap();
-    let nodes = world.pipelines[0].nodes.clone();
     world
         .jobs
         .push(SimJob::running(UNKNOWN, MAIN.pipeline, start));
-    world
-        .pipelines
-        .push(SimPipeline::new("pl_Leader00001", "leader_pipeline", nodes));
-    world
-        .jobs
-        .push(SimJob::running(LEADER, "pl_Leader00001", start));
+    add_pipeline_copy(&mut world, "pl_Leader00001", "leader_pipeline", LEADER);
     let arroyo = fake_arroyo(world).await;
 
     // The capture's job and one the server does not know.
@@ -735,14 +740,7 @@ async fn slow_answer_is_cut_and_marked_down() {
     .pop()
     .unwrap();
     let mut world = MAIN.world();
-    let start = world.jobs[0].start_time.unwrap();
-    let nodes = world.pipelines[0].nodes.clone();
-    world
-        .pipelines
-        .push(SimPipeline::new("pl_Slow000001", "slow_pipeline", nodes));
-    world
-        .jobs
-        .push(SimJob::running(SLOW, "pl_Slow000001", start));
+    add_pipeline_copy(&mut world, "pl_Slow000001", "slow_pipeline", SLOW);
     let arroyo = fake_arroyo(world).await;
 
     // Controller timeout 1 s; both jobs.

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use arroyo_sim::{FakeArroyo, Release, SimJob, SimNode, SimPipeline};
+use arroyo_sim::{FakeArroyo, Release, SimNode, SimPipeline};
 use common::prometheus::Prometheus;
 use common::Exporter;
 
@@ -18,19 +18,19 @@ async fn prometheus_scrapes_both_formats_without_error() {
     let now = common::now_micros();
     let state = arroyo.state();
     state.set_fixed_now(Some(now));
-    state.add_pipeline(SimPipeline::new(
-        "pl_Prom000001",
-        NASTY,
-        vec![
-            SimNode::new(0, "nexmark", "Nexmark<200 eps> \"q\"", 2),
-            SimNode::new(3, "chained_op", "a \\ b\nc -> 日本語", 3),
-        ],
-    ));
-    state.add_job(SimJob::running(
+    common::add_running_job(
+        state,
+        SimPipeline::new(
+            "pl_Prom000001",
+            NASTY,
+            vec![
+                SimNode::new(0, "nexmark", "Nexmark<200 eps> \"q\"", 2),
+                SimNode::new(3, "chained_op", "a \\ b\nc -> 日本語", 3),
+            ],
+        ),
         "job_Prom000001",
-        "pl_Prom000001",
         now - 120_000_000,
-    ));
+    );
     let expected = state.expected_newest("job_Prom000001").unwrap();
 
     let mut cfg = common::config_for(&arroyo);

@@ -12,14 +12,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use arroyo_exporter::config::Config;
 use arroyo_exporter::scrape::Scraper;
 use arroyo_exporter::server;
 use arroyo_exporter::webconfig::WebSecurity;
-use arroyo_sim::{FakeArroyo, Release, SimJob, SimNode, SimPipeline};
+use arroyo_sim::{FakeArroyo, Release, SimPipeline};
 use base64::Engine as _;
+use common::now_micros;
 use rcgen::{
     BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
     KeyUsagePurpose,
@@ -28,13 +29,6 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 const BIN: &str = env!("CARGO_BIN_EXE_arroyo-exporter");
-
-fn now_micros() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_micros() as u64
-}
 
 // ---------------------------------------------------------------------------------------
 // Test PKI
@@ -187,16 +181,12 @@ async fn small_arroyo() -> FakeArroyo {
     let arroyo = FakeArroyo::start(Release::Main).await.unwrap();
     let st = arroyo.state();
     st.set_fixed_now(Some(now_micros()));
-    st.add_pipeline(SimPipeline::new(
-        "pl_Sec0000001",
-        "secure",
-        vec![SimNode::new(0, "nexmark", "src", 1)],
-    ));
-    st.add_job(SimJob::running(
+    common::add_running_job(
+        st,
+        SimPipeline::new("pl_Sec0000001", "secure", common::source_only(1)),
         "job_Sec0000001",
-        "pl_Sec0000001",
         now_micros() - 20_000_000,
-    ));
+    );
     arroyo
 }
 
@@ -743,16 +733,12 @@ async fn secrets_never_appear_in_logs_pages_or_errors() {
         .unwrap();
     let st = arroyo.state();
     st.set_fixed_now(Some(now_micros()));
-    st.add_pipeline(SimPipeline::new(
-        "pl_Leak000001",
-        "leak test",
-        vec![SimNode::new(0, "nexmark", "src", 2)],
-    ));
-    st.add_job(SimJob::running(
+    common::add_running_job(
+        st,
+        SimPipeline::new("pl_Leak000001", "leak test", common::source_only(2)),
         "job_Leak000001",
-        "pl_Leak000001",
         now_micros() - 20_000_000,
-    ));
+    );
 
     let port = common::prometheus::free_port();
     let args: Vec<String> = [
@@ -931,26 +917,18 @@ async fn requests_cannot_steer_outbound_calls() {
     st.set_fixed_now(Some(now_micros()));
     let nasty_pipeline = format!("pl_x/../../@{d}/?q=1#frag");
     let nasty_job = format!("job_//{d}/%2e%2e/x?y");
-    st.add_pipeline(SimPipeline::new(
-        nasty_pipeline.clone(),
-        "nasty ids",
-        vec![SimNode::new(0, "nexmark", "src", 1)],
-    ));
-    st.add_job(SimJob::running(
+    common::add_running_job(
+        st,
+        SimPipeline::new(nasty_pipeline.clone(), "nasty ids", common::source_only(1)),
         nasty_job.clone(),
-        nasty_pipeline.clone(),
         now_micros() - 20_000_000,
-    ));
-    st.add_pipeline(SimPipeline::new(
-        "pl_Plain00001",
-        "plain",
-        vec![SimNode::new(0, "nexmark", "src", 1)],
-    ));
-    st.add_job(SimJob::running(
+    );
+    common::add_running_job(
+        st,
+        SimPipeline::new("pl_Plain00001", "plain", common::source_only(1)),
         "job_Plain00001",
-        "pl_Plain00001",
         now_micros() - 20_000_000,
-    ));
+    );
 
     for source in [
         arroyo_exporter::config::MetricsSource::Rpc,

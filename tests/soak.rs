@@ -11,9 +11,10 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
-use arroyo_sim::{FakeArroyo, Release, SimJob, SimNode, SimPipeline};
+use arroyo_sim::{FakeArroyo, Release, SimNode, SimPipeline};
+use common::now_micros;
 
 const BIN: &str = env!("CARGO_BIN_EXE_arroyo-exporter");
 const CLIENTS: usize = 20;
@@ -21,13 +22,6 @@ const CLIENTS: usize = 20;
 const WARM_UP_SHARE: f64 = 0.2;
 /// Largest allowed RSS growth after warm-up.
 const MAX_RSS_GROWTH: f64 = 0.05;
-
-fn now_micros() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_micros() as u64
-}
 
 /// VmRSS of `pid`, in KiB.
 fn rss_kib(pid: u32) -> u64 {
@@ -73,17 +67,21 @@ async fn medium_world() -> (FakeArroyo, usize) {
     let nodes: Vec<SimNode> = (0..6)
         .map(|i| SimNode::new(i * 2, "chained_op", format!("operator {i}"), 16))
         .collect();
-    st.add_pipeline(SimPipeline::new("pl_Medium0001", "medium", nodes));
-    st.add_job(SimJob::running("job_Medium0001", "pl_Medium0001", start));
+    common::add_running_job(
+        st,
+        SimPipeline::new("pl_Medium0001", "medium", nodes),
+        "job_Medium0001",
+        start,
+    );
     let mut subtasks = 96;
     for i in 0..3 {
         let pid = format!("pl_Small{i:05}");
-        st.add_pipeline(SimPipeline::new(
-            pid.clone(),
-            format!("small {i}"),
-            vec![SimNode::new(0, "nexmark", "src", 2)],
-        ));
-        st.add_job(SimJob::running(format!("job_Small{i:05}"), pid, start));
+        common::add_running_job(
+            st,
+            SimPipeline::new(pid, format!("small {i}"), common::source_only(2)),
+            format!("job_Small{i:05}"),
+            start,
+        );
         subtasks += 2;
     }
     (arroyo, subtasks)

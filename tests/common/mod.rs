@@ -30,6 +30,26 @@ pub fn config_for(arroyo: &arroyo_sim::FakeArroyo) -> Config {
     c
 }
 
+/// Adds `pipeline` to the simulated Arroyo and a job `job_id` of it, `Running` since
+/// `start_time` (microseconds since the epoch): the "pipeline + running job" set-up most
+/// tests start from.
+pub fn add_running_job(
+    state: &arroyo_sim::SimState,
+    pipeline: arroyo_sim::SimPipeline,
+    job_id: impl Into<String>,
+    start_time: u64,
+) {
+    let pipeline_id = pipeline.id.clone();
+    state.add_pipeline(pipeline);
+    state.add_job(arroyo_sim::SimJob::running(job_id, pipeline_id, start_time));
+}
+
+/// The nodes of the simplest pipeline: one `nexmark` source (node 0, described `src`)
+/// with `parallelism` subtasks.
+pub fn source_only(parallelism: u32) -> Vec<arroyo_sim::SimNode> {
+    vec![arroyo_sim::SimNode::new(0, "nexmark", "src", parallelism)]
+}
+
 /// The fixtures captured from real Arroyo releases, kept in the repository.
 pub fn fixtures() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
