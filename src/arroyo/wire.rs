@@ -1808,8 +1808,10 @@ mod tests {
 
     #[test]
     fn fixture_concrete_values() {
-        let m =
-            decode_job_metrics(&fixture("arroyo-main-addb390/job_metrics_rpc_first_points.json")).unwrap();
+        let m = decode_job_metrics(&fixture(
+            "arroyo-main-addb390/job_metrics_rpc_first_points.json",
+        ))
+        .unwrap();
         let map = as_map(&m);
         // One point per rate series at that time.
         assert_eq!(
@@ -1906,8 +1908,10 @@ mod tests {
 
     #[test]
     fn just_started_has_no_samples() {
-        let m =
-            decode_job_metrics(&fixture("arroyo-main-addb390/job_metrics_rpc_just_started.json")).unwrap();
+        let m = decode_job_metrics(&fixture(
+            "arroyo-main-addb390/job_metrics_rpc_just_started.json",
+        ))
+        .unwrap();
         assert!(m.samples.is_empty());
         assert_eq!((m.null_values, m.unknown_metric_groups), (0, 0));
         assert_eq!(decode_str("[]"), model::JobMetrics::default());
@@ -2644,7 +2648,10 @@ mod tests {
         ] {
             check_nexmark_pipeline(&decode_pipeline(&fixture(rel)).unwrap(), "pl_inmhsYVAPs");
         }
-        for rel in ["arroyo-main-addb390/pipeline.json", "arroyo-v0.15.0/pipeline.json"] {
+        for rel in [
+            "arroyo-main-addb390/pipeline.json",
+            "arroyo-v0.15.0/pipeline.json",
+        ] {
             assert_eq!(
                 decode_pipeline(&camel_bytes(rel)).unwrap(),
                 decode_pipeline(&fixture(rel)).unwrap(),
@@ -2775,7 +2782,8 @@ mod tests {
                 checkpoint_type: Some("scheduled".into()),
             }
         );
-        let stopped = decode_checkpoints(&fixture("arroyo-main-addb390/checkpoints_stopped.json")).unwrap();
+        let stopped =
+            decode_checkpoints(&fixture("arroyo-main-addb390/checkpoints_stopped.json")).unwrap();
         let last = stopped.last().unwrap();
         assert_eq!(last.epoch, 21);
         assert_eq!(last.checkpoint_type.as_deref(), Some("stopping"));
