@@ -919,10 +919,11 @@ async fn round_trip(
 
 /// Bare fetches with several windows and frame sizes, at several round trips.
 fn window_sweep(s: &Settings, server: &GrpcServer, doc_len: u64) {
-    let frame = MIB;
+    // Windows with h2's default 16 KiB frames, as the exporter has them.
+    let frame = 16 * 1024;
     let windows = [
         Transport::TonicDefaults,
-        Transport::custom(2, 5, frame),
+        Transport::custom(1, 2, frame),
         Transport::custom(4, 8, frame),
         Transport::custom(8, 16, frame),
         Transport::Exporter,
@@ -930,15 +931,15 @@ fn window_sweep(s: &Settings, server: &GrpcServer, doc_len: u64) {
         Transport::adaptive(frame),
     ];
     let frames = [
-        Transport::custom(16, 32, 16 * 1024),
-        Transport::custom(16, 32, 256 * 1024),
         Transport::Exporter,
+        Transport::custom(16, 32, 64 * 1024),
+        Transport::custom(16, 32, 256 * 1024),
+        Transport::custom(16, 32, MIB),
         Transport::custom(16, 32, 4 * MIB),
-        Transport::custom(16, 32, 16 * MIB - 1),
     ];
     println!(
         "\nBare fetch by HTTP/2 settings ({} calls each, interleaved; the exporter's channel: \
-         16 / 32 MiB windows, 1 MiB frames):",
+         16 / 32 MiB windows, 16 KiB frames):",
         s.sweep_calls
     );
     let mut cases: Vec<(Duration, &[Transport])> = vec![(Duration::ZERO, &frames[..])];

@@ -85,15 +85,11 @@ const STREAM_WINDOW: u32 = 16 * 1024 * 1024;
 /// two answers at full speed (`scrape.concurrency` jobs may be fetched at once).
 const CONNECTION_WINDOW: u32 = 2 * STREAM_WINDOW;
 
-/// Largest HTTP/2 frame the controller may send us (the default is 16 KiB). Fewer,
-/// larger DATA frames mean fewer wake-ups, reads and frame headers: receiving a 37 MB
-/// answer took about a quarter less CPU with 1 MiB frames than with 16 KiB ones, and
-/// larger frames gained nothing measurable while h2 holds a whole frame before handing
-/// it on.
-const MAX_FRAME_SIZE: u32 = 1024 * 1024;
-
 /// Builds the channel for `cfg`: lazy connect, keep-alive, TLS when `https`, and
-/// flow-control windows and frame size sized for answers of tens of MB.
+/// flow-control windows sized for answers of tens of MB. The frame size stays h2's
+/// 16 KiB: larger frames cut the receiving client's wake-ups but made the allocator map
+/// and fault in a fresh buffer per frame, and the exporter's CPU per scrape did not move
+/// (BENCHMARKS.md).
 pub fn channel(cfg: &ControllerConfig) -> Result<Channel, String> {
     let mut endpoint = Endpoint::from_shared(cfg.endpoint.to_string())
         .map_err(|e| format!("controller.endpoint: {e}"))?
@@ -101,7 +97,6 @@ pub fn channel(cfg: &ControllerConfig) -> Result<Channel, String> {
         .tcp_nodelay(true)
         .initial_stream_window_size(STREAM_WINDOW)
         .initial_connection_window_size(CONNECTION_WINDOW)
-        .max_frame_size(MAX_FRAME_SIZE)
         .http2_keep_alive_interval(Duration::from_secs(30))
         .keep_alive_timeout(Duration::from_secs(10))
         .keep_alive_while_idle(true);
