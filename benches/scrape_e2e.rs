@@ -5,7 +5,18 @@
 //! cargo bench --bench scrape_e2e                   # full: 1,000 subtasks, more rounds
 //! BENCH_SHORT=1 cargo bench --bench scrape_e2e     # short (test command): fewer rounds
 //! E2E_SUBTASKS=10000 cargo bench --bench scrape_e2e  # another job size
+//! E2E_ONLY_INTEROP=1 cargo bench --bench scrape_e2e  # only against the grpcio server
+//! E2E_INTEROP=0 cargo bench --bench scrape_e2e      # only against the simulator
+//! E2E_WINDOW_SWEEP=1 BENCH_SHORT=1 ...               # the window sweep in short mode
+//! E2E_COMPARE_BIN=path ...                           # another exporter build alongside
 //! ```
+//!
+//! Then, against a gRPC server that is not tonic (`interop`, issue 9): a bare fetch, the
+//! real binary and a straightforward Python exporter in interleaved rounds, with the
+//! ratios and `bench-target:` lines (latency against a bare fetch, CPU per scrape
+//! against the Python baseline, peak RSS); see `benches/interop/mod.rs`. It needs a
+//! python with grpcio and prometheus_client (`.tmp/venv`, scripts/requirements-test.txt)
+//! and fails with the install hint without one.
 //!
 //! What it measures, printed as a table:
 //! * scrape latency (median, p99) with 1 client and with 20 concurrent clients, against
@@ -25,6 +36,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
+use std::path::Path;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -34,6 +46,8 @@ use arroyo_exporter::config::Config;
 use arroyo_exporter::scrape::Scraper;
 use arroyo_exporter::server;
 use arroyo_sim::{FakeArroyo, Release, SimJob, SimNode, SimPipeline};
+
+mod interop;
 
 const JOB: &str = "job_bench00001";
 const PIPELINE: &str = "pl_bench00001";
@@ -52,7 +66,19 @@ struct Settings {
     concurrent_rounds: usize,
     clients: usize,
     startup_runs: usize,
+    /// Whether this is a measuring run (short or full), not the smoke run of `cargo test`:
+    /// the real binary's phases and the `bench-target:` lines.
     real_binary: bool,
+    /// Rounds against the grpcio server (bare fetch, exporter, Python baseline).
+    interop_rounds: usize,
+    /// Rounds at an emulated 1 ms round trip (0: none).
+    rtt_rounds: usize,
+    /// Sweep HTTP/2 windows and frame sizes for the bare fetch.
+    window_sweep: bool,
+    /// Calls per setting in the sweep.
+    sweep_calls: usize,
+    /// Only the benchmark against the grpcio server (`E2E_ONLY_INTEROP=1`).
+    only_interop: bool,
 }
 
 fn settings() -> Settings {
@@ -61,6 +87,9 @@ fn settings() -> Settings {
     let subtasks = std::env::var("E2E_SUBTASKS")
         .ok()
         .and_then(|v| v.parse().ok());
+    let flag = |name: &str| std::env::var(name).is_ok_and(|v| !v.is_empty() && v != "0");
+    let only_interop = flag("E2E_ONLY_INTEROP");
+    let sweep = flag("E2E_WINDOW_SWEEP");
     if !benchmarking {
         return Settings {
             name: "smoke (cargo test)",
@@ -70,6 +99,11 @@ fn settings() -> Settings {
             clients: 5,
             startup_runs: 0,
             real_binary: false,
+            interop_rounds: 1,
+            rtt_rounds: 0,
+            window_sweep: false,
+            sweep_calls: 1,
+            only_interop,
         };
     }
     if short {
@@ -81,6 +115,11 @@ fn settings() -> Settings {
             clients: CONCURRENT_CLIENTS,
             startup_runs: 5,
             real_binary: true,
+            interop_rounds: 5,
+            rtt_rounds: 0,
+            window_sweep: sweep,
+            sweep_calls: 5,
+            only_interop,
         };
     }
     Settings {
@@ -91,6 +130,11 @@ fn settings() -> Settings {
         clients: CONCURRENT_CLIENTS,
         startup_runs: 20,
         real_binary: true,
+        interop_rounds: 20,
+        rtt_rounds: 10,
+        window_sweep: true,
+        sweep_calls: 10,
+        only_interop,
     }
 }
 
@@ -310,7 +354,12 @@ async fn scrape(client: &reqwest::Client, url: &str, subtasks: u32) -> Duration 
         series, subtasks as usize,
         "incomplete scrape:\n{body:.2000}"
     );
-    assert!(body.contains("\narroyo_up 1\n"), "arroyo_up is not 1");
+    // `arroyo_up 1.0` from prometheus_client (the Python baseline).
+    assert!(
+        body.lines()
+            .any(|l| l == "arroyo_up 1" || l == "arroyo_up 1.0"),
+        "arroyo_up is not 1"
+    );
     took
 }
 
@@ -387,7 +436,8 @@ fn ready(addr: SocketAddr) -> bool {
     stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.1 200")
 }
 
-/// The real binary, started with flags pointing at the simulator.
+/// The real binary (`target/release/arroyo-exporter`, or another build), in its own
+/// process.
 struct RealExporter {
     child: Child,
     addr: SocketAddr,
@@ -395,27 +445,37 @@ struct RealExporter {
 }
 
 impl RealExporter {
+    /// The real binary, with flags pointing at the simulator.
     fn start(sim: &Sim) -> RealExporter {
+        let args = [
+            "--controller.endpoint",
+            &sim.rpc_url,
+            "--api.endpoint",
+            &sim.api_url,
+            "--scrape.timeout",
+            "60s",
+        ];
+        RealExporter::launch(Path::new(env!("CARGO_BIN_EXE_arroyo-exporter")), &args)
+    }
+
+    /// Starts `binary` with `args` (plus a free listen address and `--log.level warn`)
+    /// and waits until it is ready.
+    fn launch(binary: &Path, args: &[&str]) -> RealExporter {
         let addr: SocketAddr = ([127, 0, 0, 1], free_port()).into();
         let started = Instant::now();
-        let child = Command::new(env!("CARGO_BIN_EXE_arroyo-exporter"))
+        let child = Command::new(binary)
             .args([
                 "--web.listen-address",
                 &addr.to_string(),
-                "--controller.endpoint",
-                &sim.rpc_url,
-                "--api.endpoint",
-                &sim.api_url,
-                "--scrape.timeout",
-                "60s",
                 "--log.level",
                 "warn",
             ])
+            .args(args)
             .env("ARROYO_EXPORTER__CONTROLLER__TIMEOUT", "60s")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .spawn()
-            .expect("start target/release/arroyo-exporter");
+            .unwrap_or_else(|e| panic!("start {}: {e}", binary.display()));
         let mut exporter = RealExporter {
             child,
             addr,
@@ -462,6 +522,22 @@ fn verdict(met: bool) -> &'static str {
 // ---------------------------------------------------------------------------------------
 
 async fn run(s: Settings) {
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .pool_max_idle_per_host(64)
+        .build()
+        .expect("HTTP client");
+    if !s.only_interop {
+        against_simulator(&s, &client).await;
+    }
+    // `E2E_INTEROP=0` leaves it out (scripts/bench.sh, at 10,000 subtasks).
+    if std::env::var("E2E_INTEROP").as_deref() != Ok("0") {
+        interop::run(&s, &client).await;
+    }
+}
+
+/// The benchmark against the in-repo simulator (issue 5).
+async fn against_simulator(s: &Settings, client: &reqwest::Client) {
     let mut sim = Sim::start(s.subtasks);
     let message = sim.ask("size");
     eprintln!(
@@ -469,11 +545,6 @@ async fn run(s: Settings) {
         s.subtasks,
         mb(message)
     );
-    let client = reqwest::Client::builder()
-        .no_proxy()
-        .pool_max_idle_per_host(64)
-        .build()
-        .expect("HTTP client");
 
     // One upstream call alone, with the exporter's own client.
     let mut cfg = Config::default();
@@ -506,16 +577,16 @@ async fn run(s: Settings) {
         let _ = stopped.await;
     }));
     // Warm-up: connection, service generation, pipeline cache, 20 pooled connections.
-    scrape(&client, &url, s.subtasks).await;
-    concurrent_clients(&client, &url, &s, 1, &mut sim).await;
+    scrape(client, &url, s.subtasks).await;
+    concurrent_clients(client, &url, s, 1, &mut sim).await;
 
     let can_reset = reset_peak(None);
-    let (mut single, single_calls) = single_client(&client, &url, &s, &mut sim).await;
+    let (mut single, single_calls) = single_client(client, &url, s, &mut sim).await;
     let (single_peak, _) = memory(None);
     let (single_median, single_p99) = percentiles(&mut single);
     reset_peak(None);
     let (mut many, many_calls) =
-        concurrent_clients(&client, &url, &s, s.concurrent_rounds, &mut sim).await;
+        concurrent_clients(client, &url, s, s.concurrent_rounds, &mut sim).await;
     let (many_peak, rss_after) = memory(None);
     let (many_median, many_p99) = percentiles(&mut many);
     let _ = stop.send(());
@@ -619,15 +690,15 @@ async fn run(s: Settings) {
         let exporter = RealExporter::start(&sim);
         let pid = Some(exporter.pid());
         let real_url = exporter.url();
-        scrape(&client, &real_url, s.subtasks).await;
+        scrape(client, &real_url, s.subtasks).await;
         let (first_peak, _) = memory(pid);
         let cpu_before = cpu_seconds(exporter.pid());
-        let (mut real_single, _) = single_client(&client, &real_url, &s, &mut sim).await;
+        let (mut real_single, _) = single_client(client, &real_url, s, &mut sim).await;
         let cpu_single = (cpu_seconds(exporter.pid()) - cpu_before) / s.single_scrapes as f64;
         let (single_peak_real, _) = memory(pid);
         let cpu_before = cpu_seconds(exporter.pid());
         let (mut real_many, real_calls) =
-            concurrent_clients(&client, &real_url, &s, s.concurrent_rounds, &mut sim).await;
+            concurrent_clients(client, &real_url, s, s.concurrent_rounds, &mut sim).await;
         let cpu_round =
             (cpu_seconds(exporter.pid()) - cpu_before) / s.concurrent_rounds.max(1) as f64;
         let (peak_real, rss_real_after) = memory(pid);
@@ -637,7 +708,7 @@ async fn run(s: Settings) {
             .build()
             .expect("HTTP client");
         let cpu_before = cpu_seconds(exporter.pid());
-        let (plain_scrapes, _) = single_client(&plain, &real_url, &s, &mut sim).await;
+        let (plain_scrapes, _) = single_client(&plain, &real_url, s, &mut sim).await;
         let cpu_plain =
             (cpu_seconds(exporter.pid()) - cpu_before) / plain_scrapes.len().max(1) as f64;
         let (real_single_median, real_single_p99) = percentiles(&mut real_single);
@@ -741,6 +812,9 @@ async fn run(s: Settings) {
 }
 
 fn main() {
+    if interop::child_role() {
+        return;
+    }
     if let Some(subtasks) = std::env::var_os(SIM_ROLE) {
         let subtasks = subtasks
             .to_str()

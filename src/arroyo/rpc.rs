@@ -63,12 +63,33 @@ pub struct RpcClient {
     max_message_size: usize,
 }
 
-/// Builds the channel for `cfg`: lazy connect, keep-alive, TLS when `https`.
+/// HTTP/2 stream flow-control window: how much of one answer the controller may send
+/// before it hears back from us. `JobMetrics` answers are large (~37 KB per subtask,
+/// 37 MB at 1,000 subtasks) and h2 grants more only as we read, so beyond the loopback
+/// the window, not the link, sets the pace: hyper's default of 2 MiB lets about 1–2 MiB
+/// through per round trip. 16 MiB covers the bandwidth-delay product of a fast link up to
+/// a round trip of ~10 ms; in the benchmark's sweep (BENCHMARKS.md, "Flow-control windows
+/// and frames") a 37 MB answer came 2–3x faster than with the defaults at a 20 ms round
+/// trip, and 32 MiB gained little more. The window bounds what may sit unread in h2's
+/// buffers; the exporter reads as the data arrives.
+const STREAM_WINDOW: u32 = 16 * 1024 * 1024;
+
+/// HTTP/2 connection window, shared by the calls in flight on the one channel: room for
+/// two answers at full speed (`scrape.concurrency` jobs may be fetched at once).
+const CONNECTION_WINDOW: u32 = 2 * STREAM_WINDOW;
+
+/// Builds the channel for `cfg`: lazy connect, keep-alive, TLS when `https`, and
+/// flow-control windows sized for answers of tens of MB. The frame size stays h2's
+/// 16 KiB: larger frames cut the receiving client's wake-ups but made the allocator map
+/// and fault in a fresh buffer per frame, and the exporter's CPU per scrape did not move
+/// (BENCHMARKS.md).
 pub fn channel(cfg: &ControllerConfig) -> Result<Channel, String> {
     let mut endpoint = Endpoint::from_shared(cfg.endpoint.to_string())
         .map_err(|e| format!("controller.endpoint: {e}"))?
         .connect_timeout(cfg.connect_timeout)
         .tcp_nodelay(true)
+        .initial_stream_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW)
         .http2_keep_alive_interval(Duration::from_secs(30))
         .keep_alive_timeout(Duration::from_secs(10))
         .keep_alive_while_idle(true);
