@@ -39,7 +39,7 @@ use std::time::{Duration, Instant};
 use arroyo_exporter::arroyo::pb::JobMetricsReq;
 use arroyo_exporter::arroyo::rpc;
 use arroyo_exporter::config::Config;
-use arroyo_exporter::sim::{generate_metrics_document, Release};
+use arroyo_sim::{generate_metrics_document, Release};
 
 use super::{
     cpu_seconds, free_port, graph, mb, memory, now_micros, scrape, RealExporter, Settings, JOB,
