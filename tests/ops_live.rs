@@ -101,6 +101,9 @@ const STEADY_SILENT: &[&str] = &[
     "ArroyoOperatorBackpressure",
     "ArroyoSubtaskSkew",
     "ArroyoCheckpointsStalled",
+    "ArroyoExporterTargetMissing",
+    "ArroyoApiUnreachable",
+    "ArroyoCheckpointsSlow",
 ];
 
 /// A failure scenario of the simulator and what it must (and may) set off.

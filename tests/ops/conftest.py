@@ -57,6 +57,15 @@ EXPORTER_METRICS = {
     "process_start_time_seconds",
 }
 PROMETHEUS_METRICS = {"up", "scrape_duration_seconds", "ALERTS"}
+# Arroyo's own worker metrics (deploy/prometheus/arroyo-metrics/), which some recording
+# rules read.
+ARROYO_METRICS = {
+    *(f"arroyo_worker_{m}" for m in
+      ("messages_recv", "messages_sent", "bytes_recv", "bytes_sent", "batches_recv",
+       "batches_sent", "deserialization_errors", "tx_queue_size", "tx_queue_rem",
+       "tx_bytes")),
+    "arroyo_controller_jobs",
+}
 
 PROMQL_KEYWORDS = {
     # functions and aggregations used (followed by "(") are skipped by the scanner;

@@ -27,10 +27,12 @@ EXPECTED = {
     "arroyo-exporter.json": "arroyo-exporter",
 }
 REQUIRED_VARS = {
-    "arroyo-overview.json": {"datasource", "pipeline", "job"},
-    "arroyo-pipeline.json": {"datasource", "pipeline", "job", "operator"},
-    "arroyo-exporter.json": {"datasource", "pipeline", "job"},
+    "arroyo-overview.json": {"datasource", "cluster", "pipeline", "job"},
+    "arroyo-pipeline.json": {"datasource", "cluster", "pipeline", "job", "operator"},
+    "arroyo-exporter.json": {"datasource", "cluster", "instance", "pipeline", "job"},
 }
+# Annotations every dashboard has (issue 12).
+REQUIRED_ANNOTATIONS = {"Job restarts", "Job state changes", "Firing Arroyo alerts"}
 DS_UIDS = {"${datasource}", "$datasource"}
 GRAFANA_BUILTINS = {"__rate_interval", "__interval", "__range", "__url_time_range",
                     "__data", "__value", "__field", "__series"}
@@ -120,6 +122,38 @@ def test_template_variables(dash):
                 f"{v['name']}: multi-value with All keeps regex escaping on"
 
 
+def test_cluster_variable_comes_first(dash):
+    _, d = dash
+    names = [v["name"] for v in d["templating"]["list"]]
+    assert names[:2] == ["datasource", "cluster"], names
+    assert names.index("cluster") < names.index("pipeline")
+    for where, expr in all_exprs(d):
+        if where == "variable cluster":
+            continue
+        for sel in re.findall(r"\b(?:arroyo_\w+|up|process_\w+|scrape_duration_seconds|ALERTS)"
+                              r"(\{[^}]*\})", expr):
+            assert 'cluster=~"$cluster"' in sel, f"{where}: selector {sel} ignores $cluster"
+
+
+def test_annotations(dash):
+    _, d = dash
+    names = {a["name"] for a in d["annotations"]["list"]}
+    assert REQUIRED_ANNOTATIONS <= names, REQUIRED_ANNOTATIONS - names
+    for a in d["annotations"]["list"]:
+        assert a["datasource"]["uid"] in DS_UIDS
+        assert a.get("titleFormat") and a.get("expr")
+
+
+def test_exporter_selector_in_every_query(dash):
+    """No hard-coded scrape job besides the mixin's default selector, which every
+    selector of the exporter's own series starts with."""
+    _, d = dash
+    for where, expr in all_exprs(d):
+        for name, sel in re.findall(r"\b(arroyo_[a-z_]+|up|process_\w+|scrape_duration_seconds)"
+                                    r"(\{[^}]*\})", expr):
+            assert sel.startswith('{job="arroyo-exporter"'), f"{where}: {name}{sel}"
+
+
 def test_variables_used_are_defined(dash):
     _, d = dash
     defined = {v["name"] for v in d["templating"]["list"]}
@@ -193,8 +227,8 @@ def test_queries_select_known_metrics(dash):
 
 
 def test_generated_files_are_current():
-    r = subprocess.run([sys.executable, str(ROOT / "grafana" / "generate_dashboards.py"),
-                        "--check"], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, str(ROOT / "mixin" / "build.py"), "--check"],
+                       capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
 
 

@@ -1,12 +1,13 @@
 // Reads a JSON array of Kubernetes objects on stdin and validates every
-// monitoring.coreos.com/v1 ServiceMonitor and PrometheusRule among them against the
+// monitoring.coreos.com/v1 ServiceMonitor, PodMonitor and PrometheusRule among them against the
 // schemas of @kubernetes-models/prometheus-operator (generated from prometheus-operator's
 // Go API types). Prints one line per object; exits 1 when one is invalid or when an
 // object of that API group has a kind this script does not know.
 import { ServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor";
 import { PrometheusRule } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule";
+import { PodMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PodMonitor";
 
-const MODELS = { ServiceMonitor, PrometheusRule };
+const MODELS = { ServiceMonitor, PodMonitor, PrometheusRule };
 
 let input = "";
 for await (const chunk of process.stdin) input += chunk;

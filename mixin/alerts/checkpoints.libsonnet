@@ -1,0 +1,85 @@
+// Checkpoints: stalled, or so slow that they approach the checkpoint interval.
+local u = import '../lib/utils.libsonnet';
+
+{
+  prometheusAlerts+:: {
+    local c = $._config,
+    local m(extra='') = u.matchers(c, extra),
+    local job = u.jobKey(c),
+    local target = u.targetKey(c),
+    local w(name) = u.words(c.alerts[name]['for']),
+    local t = c.thresholds,
+    local running = '(arroyo_job_state{%s} == 1)' % m('arroyo_job_state="Running"'),
+    local interval = 'max by (%s) (arroyo_pipeline_checkpoint_interval_seconds{%s})'
+                     % [u.labels(c, ['pipeline_id']), m()],
+
+    groups+: [
+      {
+        name: 'arroyo.alerts.checkpoints',
+        rules: [
+          // Silent while the exporter cannot read checkpoints (it keeps showing the last
+          // answer, which ages): ArroyoExporterCollectorFailing says so instead.
+          u.alertRule(
+            c,
+            'ArroyoCheckpointsStalled',
+            |||
+              (
+                arroyo_pipeline:last_checkpoint_age_seconds
+                > on (%(pl)s) group_left ()
+                clamp_min(%(n)s * %(interval)s, %(min)s)
+              )
+              and on (%(job)s)
+              %(running)s
+              unless on (%(target)s)
+              (arroyo_exporter_collector_success{%(ck)s} == 0)
+            ||| % {
+              pl: u.labels(c, ['pipeline_id']),
+              n: u.num(t.checkpointStallIntervals),
+              interval: interval,
+              min: u.num(t.checkpointStallMinSeconds),
+              job: job,
+              running: running,
+              target: target,
+              ck: m('collector="checkpoints"'),
+            },
+            'Checkpoints of Arroyo pipeline {{ $labels.pipeline_name }} have stalled',
+            |||
+              Job {{ $labels.job_id }} of pipeline {{ $labels.pipeline_name }} has not completed a
+              checkpoint for {{ $value | humanizeDuration }}, more than %s times its checkpoint
+              interval (and at least %s).
+            ||| % [u.num(t.checkpointStallIntervals), u.seconds(t.checkpointStallMinSeconds)],
+          ),
+          // The newest checkpoint took most of the interval: one more step and checkpoints
+          // run back to back (Arroyo starts the next one only when the previous is done),
+          // then fall behind; restarts replay more and transactional sinks publish late.
+          u.alertRule(
+            c,
+            'ArroyoCheckpointsSlow',
+            |||
+              (
+                arroyo_job_last_checkpoint_duration_seconds{%(m)s}
+                / on (%(pl)s) group_left ()
+                %(interval)s
+              ) > %(ratio)s
+              and on (%(job)s)
+              %(running)s
+            ||| % {
+              m: m(),
+              pl: u.labels(c, ['pipeline_id']),
+              interval: interval,
+              ratio: u.num(t.checkpointSlowRatio),
+              job: job,
+              running: running,
+            },
+            'Checkpoints of Arroyo pipeline {{ $labels.pipeline_name }} take most of the interval',
+            |||
+              The checkpoints of job {{ $labels.job_id }} of pipeline {{ $labels.pipeline_name }} have
+              taken {{ $value | humanizePercentage }} of the pipeline's checkpoint interval for %s
+              (alerting above %s): they are about to run back to back and fall behind.
+            ||| % [w('ArroyoCheckpointsSlow'), std.toString(t.checkpointSlowRatio * 100) + ' %'],
+          ),
+        ],
+      },
+    ],
+  },
+}

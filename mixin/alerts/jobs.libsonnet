@@ -1,0 +1,61 @@
+// Job state: not running, failed, restarting in a loop.
+local u = import '../lib/utils.libsonnet';
+
+{
+  prometheusAlerts+:: {
+    local c = $._config,
+    local m(extra='') = u.matchers(c, extra),
+    local job = u.jobKey(c),
+    local w(name) = u.words(c.alerts[name]['for']),
+    local t = c.thresholds,
+
+    groups+: [
+      {
+        name: 'arroyo.alerts.jobs',
+        rules: [
+          u.alertRule(
+            c,
+            'ArroyoJobNotRunning',
+            |||
+              (arroyo_job_running_desired{%s} == 1)
+              and on (%s)
+              (arroyo_job_state{%s} == 0)
+            ||| % [m(), job, m('arroyo_job_state="Running"')],
+            'Arroyo pipeline {{ $labels.pipeline_name }} should run but is not Running',
+            |||
+              Job {{ $labels.job_id }} of pipeline {{ $labels.pipeline_name }} is meant to be
+              running but has not been in state Running for %s (current state:
+              {{ with printf "arroyo_job_state{job_id=%%q} == 1" $labels.job_id | query }}{{ (index . 0).Labels.arroyo_job_state }}{{ else }}unknown{{ end }}).
+            ||| % w('ArroyoJobNotRunning'),
+          ),
+          u.alertRule(
+            c,
+            'ArroyoJobFailed',
+            'arroyo_job_state{%s} == 1\n' % m('arroyo_job_state="Failed"'),
+            'Arroyo pipeline {{ $labels.pipeline_name }} has failed',
+            |||
+              Job {{ $labels.job_id }} of pipeline {{ $labels.pipeline_name }} is in state Failed
+              {{- with printf "arroyo_job_failure_info{job_id=%q}" $labels.job_id | query }} (failure
+              domain: {{ (index . 0).Labels.domain }}){{ end }}. It processes nothing until
+              it is fixed and restarted.
+            |||,
+          ),
+          u.alertRule(
+            c,
+            'ArroyoJobRestartLoop',
+            |||
+              (
+                max_over_time(arroyo_job_run_id{%(m)s}[%(w)s]) - min_over_time(arroyo_job_run_id{%(m)s}[%(w)s])
+              ) >= %(n)s
+            ||| % { m: m(), w: t.restartLoopWindow, n: u.num(t.restartLoopCount) },
+            'Arroyo pipeline {{ $labels.pipeline_name }} is restarting in a loop',
+            |||
+              Job {{ $labels.job_id }} of pipeline {{ $labels.pipeline_name }} has restarted
+              {{ $value }} times in the last %s (its run_id keeps growing).
+            ||| % u.words(t.restartLoopWindow),
+          ),
+        ],
+      },
+    ],
+  },
+}

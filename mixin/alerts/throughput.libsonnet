@@ -1,0 +1,146 @@
+// Throughput: input far below what is usual at this time, input stopped, backpressure,
+// skew. "Usual" comes from the recording rules of arroyo.recording.baselines.
+local u = import '../lib/utils.libsonnet';
+
+{
+  prometheusAlerts+:: {
+    local c = $._config,
+    local m(extra='') = u.matchers(c, extra),
+    local job = u.jobKey(c),
+    local w(name) = u.words(c.alerts[name]['for']),
+    local t = c.thresholds,
+    local running = '(arroyo_job_state{%s} == 1)' % m('arroyo_job_state="Running"'),
+    local stopped = c.alerts.ArroyoInputStopped,
+
+    // The input stopped while input usually flows at this time; `history` selects the
+    // jobs with (or without) a seasonal baseline.
+    local inputStopped(history) = |||
+      (arroyo_pipeline:input_messages_per_second:sum < %(rate)s)
+      and on (%(job)s)
+      (arroyo_job:input_active:expected >= %(usual)s)
+      %(history)s on (%(job)s)
+      arroyo_job:input_active:baseline{baseline!="recent"}
+    ||| % {
+      rate: u.num(t.inputStoppedRate),
+      usual: u.num(t.inputUsuallyFlowsRatio),
+      job: job,
+      history: history,
+    },
+
+    // Once firing, ArroyoInputStopped keeps firing while the input stays stopped: the
+    // recent-past baseline would otherwise learn the silence within the hour and resolve
+    // a source that is still stuck.
+    local sustained(condition, severity) = |||
+      (
+        (
+          %(condition)s
+        )
+        or
+        (
+          (arroyo_pipeline:input_messages_per_second:sum < %(rate)s)
+          and on (%(job)s)
+          ALERTS{alertname="ArroyoInputStopped", alertstate="firing", severity="%(severity)s"}
+        )
+      )
+      and on (%(job)s)
+      %(running)s
+    ||| % {
+      condition: std.strReplace(std.rstripChars(condition, '\n'), '\n', '\n    '),
+      rate: u.num(t.inputStoppedRate),
+      job: job,
+      severity: severity,
+      running: running,
+    },
+
+    groups+: [
+      {
+        name: 'arroyo.alerts.throughput',
+        rules: [
+          // Input below throughputDropRatio of the expected rate (see
+          // arroyo_job:input_messages_per_second:expected): the median of the same hour
+          // yesterday, the same hour last week and the recent past, or the lower of the
+          // two that exist for a job younger than a week. Because every baseline is a
+          // median of an hour, a catch-up burst after a restart does not raise it, and
+          // centred windows follow daily ramps (evenings, weekends) instead of lagging
+          // behind them. keep_firing_for keeps one drop one alert when the input hovers
+          // around the threshold.
+          u.alertRule(
+            c,
+            'ArroyoThroughputDrop',
+            |||
+              (
+                arroyo_pipeline:input_messages_per_second:sum
+                / on (%(job)s) group_left ()
+                (arroyo_job:input_messages_per_second:expected > %(min)s)
+              ) < %(ratio)s
+              and on (%(job)s)
+              %(running)s
+            ||| % { job: job, min: u.num(t.throughputMinRate), ratio: u.num(t.throughputDropRatio), running: running },
+            'Input of Arroyo pipeline {{ $labels.pipeline_name }} has dropped',
+            |||
+              The sources of pipeline {{ $labels.pipeline_name }} (job {{ $labels.job_id }}) have read
+              {{ $value | humanizePercentage }} of the rate expected at this time (from the same time
+              yesterday, last week and the recent past) for %s.
+            ||| % w('ArroyoThroughputDrop'),
+          ),
+          // Critical only when input usually flows at this time (at least
+          // inputUsuallyFlowsRatio of the minutes of the comparison windows had input) and
+          // the job has a day of history: a quiet topic at night or a batch source between
+          // batches does not page. A job younger than a day is only compared with its
+          // recent past: a warning.
+          u.alertRule(
+            c,
+            'ArroyoInputStopped',
+            sustained(inputStopped('and'), stopped.severity),
+            'Arroyo pipeline {{ $labels.pipeline_name }} reads no input',
+            |||
+              Job {{ $labels.job_id }} of pipeline {{ $labels.pipeline_name }} is Running but its
+              sources have read nothing for %s, at a time when input usually flows (it did
+              at this time yesterday or last week and in the recent past).
+            ||| % w('ArroyoInputStopped'),
+          ),
+          u.alertRule(
+            c,
+            'ArroyoInputStopped',
+            sustained(inputStopped('unless'), stopped.severityWithoutHistory),
+            'Arroyo pipeline {{ $labels.pipeline_name }} reads no input',
+            |||
+              Job {{ $labels.job_id }} of pipeline {{ $labels.pipeline_name }} is Running but its
+              sources have read nothing for %s, after reading steadily in the recent past.
+              The job has less than a day of history, so it is not known whether its input is
+              usually quiet at this time.
+            ||| % w('ArroyoInputStopped'),
+            severity=stopped.severityWithoutHistory,
+          ),
+          u.alertRule(
+            c,
+            'ArroyoOperatorBackpressure',
+            'avg_over_time(arroyo_operator_backpressure_ratio{%s}[%s]) > %s\n'
+            % [m(), t.backpressureWindow, u.num(t.backpressureRatio)],
+            'Sustained backpressure on {{ $labels.operator_name }} in pipeline {{ $labels.pipeline_name }}',
+            |||
+              Operator "{{ $labels.operator_name }}" (node {{ $labels.node_id }}) of pipeline
+              {{ $labels.pipeline_name }} (job {{ $labels.job_id }}) has had its output queue
+              {{ $value | humanizePercentage }} full on average for %s: the operators
+              downstream of it do not keep up.
+            ||| % w('ArroyoOperatorBackpressure'),
+          ),
+          u.alertRule(
+            c,
+            'ArroyoSubtaskSkew',
+            |||
+              (arroyo_subtask:arroyo_subtask_received_messages_per_second:ratio_to_siblings > %s)
+              and (arroyo_subtask_received_messages_per_second{%s} > %s)
+            ||| % [u.num(t.skewRatio), m(), u.num(t.skewMinRate)],
+            'Skewed subtask in {{ $labels.operator_name }} of pipeline {{ $labels.pipeline_name }}',
+            |||
+              Subtask {{ $labels.subtask_idx }} of operator "{{ $labels.operator_name }}" (node
+              {{ $labels.node_id }}) in pipeline {{ $labels.pipeline_name }} (job {{ $labels.job_id }})
+              receives {{ $value | humanize }} times the mean rate of its sibling subtasks.
+            |||,
+          ),
+        ],
+      },
+    ],
+  },
+}

@@ -1,0 +1,128 @@
+// Everything a user of the mixin may want to change. Override in your own jsonnet:
+//
+//   local arroyo = (import 'arroyo-exporter-mixin/mixin.libsonnet') + {
+//     _config+:: {
+//       exporterSelector: 'job="arroyo"',
+//       runbookURLPattern: 'https://wiki.example.com/arroyo/%s',
+//       alerts+: { ArroyoThroughputDrop+: { severity: 'critical' } },
+//       thresholds+: { throughputDropRatio: 0.5 },
+//     },
+//   };
+//   { 'alerts.yaml': std.manifestYamlDoc(arroyo.prometheusAlerts) }
+{
+  _config+:: {
+    // Label matchers that select arroyo-exporter's series. Every selector of the rules
+    // and dashboards starts with them, so another scrape job name (or a namespace) only
+    // needs this line.
+    exporterSelector: 'job="arroyo-exporter"',
+
+    // The label that tells clusters apart when one Prometheus (or Thanos, Mimir…) holds
+    // several. Rules keep it in every aggregation and join; dashboards get a `cluster`
+    // variable from it. Series without the label work as one unnamed cluster. Set to ''
+    // to leave it out entirely.
+    clusterLabel: 'cluster',
+
+    // Labels that identify one scrape target: joins between an exporter's own series
+    // (e.g. "this exporter cannot reach the controller") match on them.
+    targetLabels: ['instance', 'job'],
+
+    // Where each alert's runbook_url points; %s is the alert name in lower case (the
+    // anchor of its section in docs/runbooks.md).
+    runbookURLPattern: 'https://github.com/arroyo-exporter/arroyo-exporter/blob/main/docs/runbooks.md#%s',
+
+    // Per alert: severity label, `for`, and `keep_firing_for` ('' = none; needs
+    // Prometheus >= 2.42). ArroyoInputStopped has a second severity for jobs without a
+    // day of history (input usually flows, but the rules have not seen this hour yet).
+    alerts: {
+      ArroyoExporterDown: { severity: 'critical', 'for': '5m', keepFiringFor: '' },
+      ArroyoExporterTargetMissing: { severity: 'critical', 'for': '10m', keepFiringFor: '' },
+      ArroyoControllerUnreachable: { severity: 'critical', 'for': '5m', keepFiringFor: '' },
+      ArroyoApiUnreachable: { severity: 'critical', 'for': '5m', keepFiringFor: '' },
+      ArroyoExporterCollectorFailing: { severity: 'warning', 'for': '15m', keepFiringFor: '' },
+      ArroyoMetricsStale: { severity: 'warning', 'for': '5m', keepFiringFor: '' },
+      ArroyoJobNotRunning: { severity: 'critical', 'for': '10m', keepFiringFor: '' },
+      ArroyoJobFailed: { severity: 'critical', 'for': '2m', keepFiringFor: '' },
+      ArroyoJobRestartLoop: { severity: 'critical', 'for': '5m', keepFiringFor: '' },
+      ArroyoThroughputDrop: { severity: 'warning', 'for': '15m', keepFiringFor: '10m' },
+      ArroyoInputStopped: {
+        severity: 'critical',
+        severityWithoutHistory: 'warning',
+        'for': '10m',
+        keepFiringFor: '',
+      },
+      ArroyoOperatorBackpressure: { severity: 'warning', 'for': '15m', keepFiringFor: '5m' },
+      ArroyoSubtaskSkew: { severity: 'warning', 'for': '15m', keepFiringFor: '5m' },
+      ArroyoCheckpointsStalled: { severity: 'critical', 'for': '5m', keepFiringFor: '' },
+      ArroyoCheckpointsSlow: { severity: 'warning', 'for': '15m', keepFiringFor: '10m' },
+    },
+
+    thresholds: {
+      // ArroyoThroughputDrop: input below this share of the expected rate…
+      throughputDropRatio: 0.6,
+      // …where the expected rate is above this (messages/s); slower pipelines are not judged.
+      throughputMinRate: 1,
+      // ArroyoInputStopped: "no input" is below this rate (messages/s)…
+      inputStoppedRate: 0.01,
+      // …and it only alerts when input usually flows at this time: at least this share of
+      // the minutes of the comparison windows had input.
+      inputUsuallyFlowsRatio: 0.9,
+      // ArroyoMetricsStale: the controller's newest sample is older than this (seconds).
+      metricsStaleSeconds: 60,
+      // ArroyoJobRestartLoop: this many restarts within the window.
+      restartLoopCount: 3,
+      restartLoopWindow: '30m',
+      // ArroyoOperatorBackpressure: output queue fill above this, averaged over the window.
+      backpressureRatio: 0.5,
+      backpressureWindow: '2m',
+      // ArroyoSubtaskSkew: a subtask receives this many times its siblings' mean…
+      skewRatio: 3,
+      // …and more than this many messages/s.
+      skewMinRate: 5,
+      // ArroyoCheckpointsStalled: no checkpoint for this many intervals, at least the
+      // minimum (seconds).
+      checkpointStallIntervals: 3,
+      checkpointStallMinSeconds: 120,
+      // ArroyoCheckpointsSlow: the newest checkpoint took more than this share of the
+      // checkpoint interval.
+      checkpointSlowRatio: 0.8,
+    },
+
+    // Baselines of the throughput rules. Every baseline is built from the median of
+    // `window` (a catch-up burst, a short outage or an odd batch under half of it does
+    // not move a median): the recent past is the median of the window that ended
+    // `recentOffset` ago; yesterday and last week are the lowest such median whose
+    // window is centred within half a window of the same time then (so traffic that
+    // starts or ends up to half an hour earlier than the day before is no drop).
+    baselines: {
+      window: '1h',
+      recentOffset: '30m',
+      // period - window: the medians recorded in [now - period, now - period + window]
+      dayOffset: '23h',
+      weekOffset: '6d23h',
+    },
+
+    // Arroyo's own metrics (the workers' counters and queue gauges), scraped as
+    // deploy/prometheus/arroyo-metrics/ shows, with the pod's job_id as a target label.
+    arroyoMetrics: {
+      // label matchers of those series ('' = any: their names are Arroyo's own)
+      selector: '',
+      // rate() window over the workers' counters: at least 4 scrape intervals
+      rateWindow: '2m',
+    },
+
+    dashboards: {
+      uids: {
+        overview: 'arroyo-overview',
+        pipeline: 'arroyo-pipeline',
+        exporter: 'arroyo-exporter',
+      },
+      titlePrefix: 'Arroyo / ',
+      tags: ['arroyo', 'arroyo-exporter'],
+      refresh: '30s',
+      timezone: 'browser',
+      timeFrom: 'now-1h',
+      // show the cluster variable (hide it when every series comes from one cluster)
+      showClusterVariable: true,
+    },
+  },
+}

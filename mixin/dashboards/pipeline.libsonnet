@@ -1,0 +1,268 @@
+// Arroyo / Pipeline: one pipeline in detail.
+local g = import 'lib.libsonnet';
+
+{
+  _pipelineDashboard:: (
+    local x = $._dashboardCommon;
+    local c = $._config;
+    local f = x.fJob;
+    local fo = x.fOp;
+    local byOp = 'pipeline_name, job_id, node_id, operator_name';
+    local bySub = byOp + ', subtask_idx';
+    local opLegend = '{{operator_name}} [{{node_id}}]';
+    local byJob(metric) = 'max by (pipeline_name, job_id) (%s{%s})' % [metric, f];
+    local perOp(metric) = 'max by (%s) (%s{%s})' % [byOp, metric, fo];
+
+    x.dashboard(
+      'pipeline',
+      'One Arroyo pipeline: throughput per operator, backpressure per operator and '
+      + 'subtask, skew, checkpoints and job state history.',
+      x.pipelineVariables(true),
+      [
+        g.row('Status'),
+        g.panel(g.stat('State',
+                       'Current Arroyo state of the selected job(s).',
+                       'none',
+                       [g.target('max by (arroyo_job_state) (arroyo_job_state{%s} == 1)' % f,
+                                 '{{arroyo_job_state}}',
+                                 instant=true)],
+                       textMode='name',
+                       steps=g.thresholds([['blue', null]]),
+                       overrides=[
+                         g.colorOverride('Running', 'green'),
+                         g.colorOverride('Failed', 'red'),
+                         g.colorOverride('Failing', 'red'),
+                         g.colorOverride('Recovering', 'orange'),
+                         g.colorOverride('Restarting', 'orange'),
+                         g.colorOverride('Stopped', 'text'),
+                       ]), 4, 4),
+        g.panel(g.stat('Input',
+                       'Messages per second read by the sources.',
+                       'short',
+                       [g.target('sum(max by (job_id) (arroyo_pipeline:input_messages_per_second:sum{%s}))' % f,
+                                 'input',
+                                 instant=true)],
+                       steps=g.thresholds([['blue', null]]),
+                       colorMode='value'), 4, 4),
+        g.panel(g.stat('Output',
+                       'Messages per second received by the sinks.',
+                       'short',
+                       [g.target('sum(max by (job_id) (arroyo_pipeline:output_messages_per_second:sum{%s}))' % f,
+                                 'output',
+                                 instant=true)],
+                       steps=g.thresholds([['blue', null]]),
+                       colorMode='value'), 4, 4),
+        g.panel(g.stat('Worst backpressure',
+                       'Fill level of the fullest operator output queue.',
+                       'percentunit',
+                       [g.target('max(arroyo_pipeline:arroyo_operator_backpressure_ratio:max{%s})' % f,
+                                 'backpressure',
+                                 instant=true)],
+                       steps=g.backpressureSteps), 4, 4),
+        g.panel(g.stat('Restarts (1h)',
+                       'Restarts of the job in the last hour (growth of run_id).',
+                       'short',
+                       [g.target('max(arroyo_pipeline:arroyo_job_run_id:spread1h{%s})' % f,
+                                 'restarts',
+                                 instant=true)],
+                       steps=g.thresholds([['green', null], ['orange', 1], ['red', c.thresholds.restartLoopCount]])), 4, 4),
+        g.panel(g.stat('Checkpoint age',
+                       'Time since the newest completed checkpoint.',
+                       's',
+                       [g.target('max(arroyo_pipeline:last_checkpoint_age_seconds{%s})' % f,
+                                 'age',
+                                 instant=true)],
+                       steps=g.thresholds([['green', null], ['orange', 120], ['red', 300]])), 4, 4),
+
+        g.row('Throughput per operator'),
+        g.panel(g.timeseries(
+          'Received messages/s',
+          'Messages per second each operator receives (sum over its subtasks). Sources '
+          + 'receive nothing.',
+          'short',
+          [g.target(perOp('arroyo_operator_received_messages_per_second'), opLegend)],
+        ), 12, 8),
+        g.panel(g.timeseries(
+          'Sent messages/s',
+          'Messages per second each operator sends downstream (sum over its subtasks). '
+          + 'Sinks send nothing.',
+          'short',
+          [g.target(perOp('arroyo_operator_sent_messages_per_second'), opLegend)],
+        ), 12, 8),
+        g.panel(g.timeseries(
+          'Received bytes/s',
+          'Bytes per second each operator receives.',
+          'Bps',
+          [g.target(perOp('arroyo_operator_received_bytes_per_second'), opLegend)],
+        ), 12, 8),
+        g.panel(g.timeseries(
+          'Sent bytes/s',
+          'Bytes per second each operator sends.',
+          'Bps',
+          [g.target(perOp('arroyo_operator_sent_bytes_per_second'), opLegend)],
+        ), 12, 8),
+        g.panel(g.timeseries(
+          'Pipeline input, output and expected input',
+          'Messages per second read by the sources (input) and received by the sinks '
+          + '(output), and the input rate ArroyoThroughputDrop expects at this time (from '
+          + 'the same time yesterday, last week and the recent past).',
+          'short',
+          [
+            g.target('sum(max by (job_id) (arroyo_pipeline:input_messages_per_second:sum{%s}))' % f,
+                     'input',
+                     ref='A'),
+            g.target('sum(max by (job_id) (arroyo_pipeline:output_messages_per_second:sum{%s}))' % f,
+                     'output',
+                     ref='B'),
+            g.target('sum(arroyo_job:input_messages_per_second:expected{%s})' % x.fJobKey,
+                     'expected input',
+                     ref='C'),
+          ],
+        ), 24, 7),
+
+        g.row('Backpressure'),
+        g.panel(g.timeseries(
+          'Backpressure per operator',
+          "Fill level of each operator's fullest subtask output queue. A full queue means "
+          + 'the operators downstream of it do not keep up.',
+          'percentunit',
+          [g.target(perOp('arroyo_operator_backpressure_ratio'), opLegend)],
+          min=0,
+          max=1,
+          steps=g.backpressureSteps,
+        ), 12, 9),
+        g.panel(g.stateTimeline(
+          'Backpressure per subtask',
+          'Output queue fill level of every subtask over time (green < 30%, yellow < 50%, '
+          + 'red above).',
+          'percentunit',
+          [g.target('max by (%s) (arroyo_subtask_backpressure_ratio{%s})' % [bySub, fo],
+                    '{{operator_name}} #{{subtask_idx}}')],
+          min=0,
+          max=1,
+          steps=g.backpressureSteps,
+        ), 12, 9),
+
+        g.row('Skew across subtasks'),
+        g.panel(g.timeseries(
+          'Hottest subtask / mean',
+          "Received rate of each operator's busiest subtask divided by the mean of its "
+          + 'subtasks: 1 is an even spread, the parallelism is the maximum (one subtask gets '
+          + 'everything).',
+          'suffix:×',
+          [g.target(perOp('arroyo_operator:arroyo_subtask_received_messages_per_second:max_over_avg'),
+                    opLegend)],
+          min=1,
+        ), 12, 8),
+        g.panel(g.timeseries(
+          'Received messages/s per subtask',
+          'Messages per second received by every subtask; lines of one operator should be '
+          + 'close to each other.',
+          'short',
+          [g.target('max by (%s) (arroyo_subtask_received_messages_per_second{%s})' % [bySub, fo],
+                    '{{operator_name}} #{{subtask_idx}}')],
+        ), 12, 8),
+
+        g.row('Checkpoints'),
+        g.panel(g.timeseries(
+          'Checkpoint age and interval',
+          "Time since the newest completed checkpoint, the pipeline's checkpoint interval, "
+          + 'and how long the checkpoint in progress has been running (0 when none).',
+          's',
+          [
+            g.target(byJob('arroyo_pipeline:last_checkpoint_age_seconds'), 'age {{pipeline_name}}', ref='A'),
+            g.target('max by (pipeline_name) (arroyo_pipeline_checkpoint_interval_seconds{%s})'
+                     % x.m('pipeline_name=~"$pipeline"'), 'interval {{pipeline_name}}', ref='B'),
+            g.target(byJob('arroyo_job_checkpoint_in_progress_seconds'), 'in progress {{pipeline_name}}', ref='C'),
+          ],
+        ), 12, 8),
+        g.panel(g.timeseries(
+          'Last checkpoint duration',
+          'How long the newest completed checkpoint took from start to finish, and the '
+          + 'level at which ArroyoCheckpointsSlow fires (a share of the interval).',
+          's',
+          [
+            g.target(byJob('arroyo_job_last_checkpoint_duration_seconds'), '{{pipeline_name}}', ref='A'),
+            g.target('%s * max by (pipeline_name) (arroyo_pipeline_checkpoint_interval_seconds{%s})'
+                     % ['%g' % c.thresholds.checkpointSlowRatio, x.m('pipeline_name=~"$pipeline"')],
+                     'slow above {{pipeline_name}}',
+                     ref='B'),
+          ],
+        ), 12, 8),
+        g.panel(g.timeseries(
+          'Checkpoints completed',
+          'Checkpoints completed per interval (growth of the newest completed epoch).',
+          'short',
+          [g.target('max by (pipeline_name, job_id) (max_over_time(arroyo_job_last_checkpoint_epoch{%s}[$__rate_interval])'
+                    % f
+                    + ' - min_over_time(arroyo_job_last_checkpoint_epoch{%s}[$__rate_interval]))' % f,
+                    '{{pipeline_name}}')],
+        ), 12, 7),
+        g.panel(g.timeseries(
+          'Newest checkpoint epoch',
+          'Epoch number of the newest completed checkpoint.',
+          'none',
+          [g.target(byJob('arroyo_job_last_checkpoint_epoch'), '{{pipeline_name}}')],
+          legendCalcs=['lastNotNull'],
+        ), 12, 7),
+
+        g.row('Job'),
+        g.panel(g.stateTimeline(
+          'Job state history',
+          'Which Arroyo state the job was in over time (one row per state).',
+          'none',
+          [g.target('max by (arroyo_job_state) (arroyo_job_state{%s})' % f, '{{arroyo_job_state}}')],
+          mappings=[{
+            type: 'value',
+            options: {
+              '0': { text: ' ', color: 'transparent', index: 0 },
+              '1': { text: 'current', color: 'green', index: 1 },
+            },
+          }],
+          steps=g.thresholds([['transparent', null], ['green', 1]]),
+        ), 12, 9),
+        g.panel(g.timeseries(
+          'Run id',
+          "Arroyo's run_id of the job: it grows by one at each restart.",
+          'none',
+          [g.target(byJob('arroyo_job_run_id'), '{{pipeline_name}}')],
+          legendCalcs=['lastNotNull'],
+        ), 12, 9),
+        g.panel(g.table(
+          'Operators',
+          "The job's graph nodes: id, kind, description (operator_name) and parallelism.",
+          'none',
+          [
+            g.target('max by (job_id, node_id, operator_name, operator) (arroyo_operator_info{%s})' % fo,
+                     ref='A',
+                     instant=true,
+                     table=true),
+            g.target('max by (job_id, node_id, operator_name) (arroyo_operator_parallelism{%s})' % fo,
+                     ref='B',
+                     instant=true,
+                     table=true),
+          ],
+          transformations=[
+            { id: 'merge', options: {} },
+            {
+              id: 'organize',
+              options: {
+                excludeByName: { Time: true, 'Value #A': true },
+                indexByName: { job_id: 0, node_id: 1, operator: 2, operator_name: 3, 'Value #B': 4 },
+                renameByName: {
+                  job_id: 'Job',
+                  node_id: 'Node',
+                  operator: 'Kind',
+                  operator_name: 'Operator',
+                  'Value #B': 'Parallelism',
+                },
+              },
+            },
+          ],
+          overrides=[g.override('Parallelism', { unit: 'short', decimals: 0 })],
+        ), 24, 8),
+      ],
+      [x.restartAnnotation, x.stateAnnotation, x.alertsAnnotation('pipeline_name=~"$pipeline"')],
+    )
+  ),
+}

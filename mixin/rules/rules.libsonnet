@@ -1,0 +1,203 @@
+// Recording rules for the dashboards and alerts.
+//
+// Naming follows Prometheus' level:metric:operations convention:
+//   arroyo_pipeline:…  one series per Arroyo job as one exporter target sees it, keeping
+//                      job_id, pipeline_id, pipeline_name and every target label
+//                      (instance, job, namespace, pod, cluster…)
+//   arroyo_job:…       one series per Arroyo job, keyed only by the cluster label and
+//                      job_id, so that history survives exporter restarts (a new pod is
+//                      a new `instance`) and several exporters on one Arroyo count once
+//   arroyo_operator:…  one series per operator (graph node) of a job
+//   arroyo_subtask:…   one series per subtask (parallel instance of an operator)
+//
+// Aggregations of the first kind use `without (…)` so that the labels Prometheus adds
+// reach Alertmanager.
+//
+// Sources and sinks: the JobMetrics RPC carries no topology, but Arroyo's own counters
+// give it away: a source never receives messages (messages_recv stays exactly 0, the
+// controller's EWMA of a zero delta is zero) and a sink never sends any. "Input" is what
+// operators with zero received messages send, "output" what operators with zero sent
+// messages receive.
+local u = import '../lib/utils.libsonnet';
+
+{
+  prometheusRules+:: {
+    local c = $._config,
+    local m(extra='') = u.matchers(c, extra),
+    local jobKey = u.jobKey(c),
+    local b = c.baselines,
+    local t = c.thresholds,
+
+    // The expected value from the baselines that exist: with three (yesterday, last
+    // week, recent past) their median, so one odd day (a holiday, yesterday's outage or
+    // backfill) is outvoted; with two the lower one, so a job that has seen one evening
+    // (or one weekend) is not expected to do better than what it did recently; with one
+    // (a job younger than a day) that one.
+    local expected(metric) = |||
+      (
+        quantile without (baseline) (0.5, %(metric)s)
+        and
+        (count without (baseline) (%(metric)s) != 2)
+      )
+      or
+      min without (baseline) (%(metric)s)
+    ||| % { metric: metric },
+
+    local baselines(record, source) = [
+      {
+        record: record,
+        labels: { baseline: '1d' },
+        expr: 'min_over_time(%s[%s] offset %s)\n' % [source, b.window, b.dayOffset],
+      },
+      {
+        record: record,
+        labels: { baseline: '1w' },
+        expr: 'min_over_time(%s[%s] offset %s)\n' % [source, b.window, b.weekOffset],
+      },
+      // A job younger than the offset falls back to what it has.
+      {
+        record: record,
+        labels: { baseline: 'recent' },
+        expr: '%(s)s offset %(o)s\nor\n%(s)s\n' % { s: source, o: b.recentOffset },
+      },
+    ],
+
+    groups+: [
+      {
+        name: 'arroyo.recording.pipeline',
+        rules: [
+          {
+            record: 'arroyo_pipeline:input_messages_per_second:sum',
+            expr: |||
+              sum without (node_id, operator_name) (
+                arroyo_operator_sent_messages_per_second{%s}
+                and (arroyo_operator_received_messages_per_second{%s} == 0)
+              )
+            ||| % [m(), m()],
+          },
+          {
+            record: 'arroyo_pipeline:input_bytes_per_second:sum',
+            expr: |||
+              sum without (node_id, operator_name) (
+                arroyo_operator_sent_bytes_per_second{%s}
+                and (arroyo_operator_received_messages_per_second{%s} == 0)
+              )
+            ||| % [m(), m()],
+          },
+          {
+            record: 'arroyo_pipeline:output_messages_per_second:sum',
+            expr: |||
+              sum without (node_id, operator_name) (
+                arroyo_operator_received_messages_per_second{%s}
+                and (arroyo_operator_sent_messages_per_second{%s} == 0)
+              )
+            ||| % [m(), m()],
+          },
+          {
+            record: 'arroyo_pipeline:output_bytes_per_second:sum',
+            expr: |||
+              sum without (node_id, operator_name) (
+                arroyo_operator_received_bytes_per_second{%s}
+                and (arroyo_operator_sent_messages_per_second{%s} == 0)
+              )
+            ||| % [m(), m()],
+          },
+          {
+            record: 'arroyo_pipeline:arroyo_operator_backpressure_ratio:max',
+            expr: 'max without (node_id, operator_name) (arroyo_operator_backpressure_ratio{%s})\n' % m(),
+          },
+          // Restarts in the last hour: run_id grows by one at each restart. max - min
+          // counts every restart even when several happen between two scrapes.
+          {
+            record: 'arroyo_pipeline:arroyo_job_run_id:spread1h',
+            expr: |||
+              max_over_time(arroyo_job_run_id{%s}[1h]) - min_over_time(arroyo_job_run_id{%s}[1h])
+            ||| % [m(), m()],
+          },
+          // Seconds since the job last made progress with checkpoints: since its newest
+          // completed checkpoint, or since the job started when it has none in this run.
+          {
+            record: 'arroyo_pipeline:last_checkpoint_age_seconds',
+            expr: |||
+              time() - (
+                arroyo_job_last_checkpoint_completed_timestamp_seconds{%s} > arroyo_job_start_time_seconds{%s}
+                or
+                arroyo_job_start_time_seconds{%s}
+              )
+            ||| % [m(), m(), m()],
+          },
+        ],
+      },
+      {
+        // What a job's input usually is at this time: the throughput alerts compare with
+        // it. Each baseline is the median of an hour, so a catch-up burst after a restart,
+        // a short outage or one odd batch (anything under half an hour) does not move it.
+        name: 'arroyo.recording.baselines',
+        rules: [
+          {
+            record: 'arroyo_job:input_messages_per_second:max',
+            expr: 'max by (%s) (arroyo_pipeline:input_messages_per_second:sum)\n' % jobKey,
+          },
+          {
+            record: 'arroyo_job:input_messages_per_second:median1h',
+            expr: 'quantile_over_time(0.5, arroyo_job:input_messages_per_second:max[%s])\n' % b.window,
+          },
+        ] + baselines('arroyo_job:input_messages_per_second:baseline',
+                      'arroyo_job:input_messages_per_second:median1h') + [
+          {
+            record: 'arroyo_job:input_messages_per_second:expected',
+            expr: expected('arroyo_job:input_messages_per_second:baseline'),
+          },
+          // Whether input flows (1) or not (0), and the share of the last hour it did.
+          {
+            record: 'arroyo_job:input_active:bool',
+            expr: 'arroyo_job:input_messages_per_second:max > bool %s\n' % u.num(t.inputStoppedRate),
+          },
+          {
+            record: 'arroyo_job:input_active:ratio1h',
+            expr: 'avg_over_time(arroyo_job:input_active:bool[%s])\n' % b.window,
+          },
+        ] + baselines('arroyo_job:input_active:baseline', 'arroyo_job:input_active:ratio1h') + [
+          {
+            record: 'arroyo_job:input_active:expected',
+            expr: expected('arroyo_job:input_active:baseline'),
+          },
+        ],
+      },
+      {
+        name: 'arroyo.recording.operator',
+        rules: [
+          // Hottest subtask over the mean of its operator's subtasks (1 = perfectly even,
+          // at most the parallelism). Operators that receive nothing (sources) are left out.
+          {
+            record: 'arroyo_operator:arroyo_subtask_received_messages_per_second:max_over_avg',
+            expr: |||
+              max without (subtask_idx) (arroyo_subtask_received_messages_per_second{%s})
+              /
+              (avg without (subtask_idx) (arroyo_subtask_received_messages_per_second{%s}) > 0)
+            ||| % [m(), m()],
+          },
+          // Each subtask's received rate over the mean of its siblings (the other subtasks
+          // of the same operator), for ArroyoSubtaskSkew. Needs parallelism >= 2 and the
+          // exporter's subtask series (they can be switched off for very large jobs).
+          {
+            record: 'arroyo_subtask:arroyo_subtask_received_messages_per_second:ratio_to_siblings',
+            expr: |||
+              arroyo_subtask_received_messages_per_second{%(m)s}
+              /
+              (
+                (
+                  sum without (subtask_idx) (arroyo_subtask_received_messages_per_second{%(m)s})
+                  - ignoring (subtask_idx) group_right ()
+                  arroyo_subtask_received_messages_per_second{%(m)s}
+                )
+                / ignoring (subtask_idx) group_left ()
+                ((count without (subtask_idx) (arroyo_subtask_received_messages_per_second{%(m)s}) > 1) - 1)
+              )
+            ||| % { m: m() },
+          },
+        ],
+      },
+    ],
+  },
+}
