@@ -110,6 +110,16 @@
       rateWindow: '2m',
     },
 
+    // kafka_exporter (github.com/danielqsj/kafka_exporter), for the pipeline dashboard's
+    // Kafka source lag row: Arroyo's Kafka sources commit offsets under the consumer
+    // group arroyo-{job_id}-{operator_id}-consumer.
+    kafkaExporter: {
+      // extra label matchers of kafka_consumergroup_lag ('' = any), e.g.
+      // 'job="kafka-exporter"'; a cluster label, if the series have one, is not used
+      // (the job id ties them to the cluster's Arroyo jobs)
+      selector: '',
+    },
+
     dashboards: {
       uids: {
         overview: 'arroyo-overview',

@@ -221,6 +221,9 @@
   // Panels placed left to right on the 24-column grid, numbered in order.
   row(title):: { kind: 'row', title: title },
   panel(p, w, h):: { kind: 'panel', panel: p, w: w, h: h },
+  // A row shown collapsed: its panels sit inside it and Grafana runs their queries only
+  // once someone opens it (for data that only some setups have).
+  collapsedRow(title, items):: { kind: 'collapsedRow', title: title, items: items },
 
   layout(items)::
     local place(state, item) =
@@ -238,6 +241,23 @@
             id: state.id,
             gridPos: { h: 1, w: 24, x: 0, y: y },
             panels: [],
+          }],
+        }
+      else if item.kind == 'collapsedRow' then
+        local y = if state.x > 0 then state.y + state.rowH else state.y;
+        local inner = std.foldl(place, item.items, { x: 0, y: y + 1, rowH: 0, id: state.id + 1, panels: [] });
+        state {
+          x: 0,
+          y: y + 1,
+          rowH: 0,
+          id: inner.id,
+          panels: state.panels + [{
+            type: 'row',
+            title: item.title,
+            collapsed: true,
+            id: state.id,
+            gridPos: { h: 1, w: 24, x: 0, y: y },
+            panels: inner.panels,
           }],
         }
       else

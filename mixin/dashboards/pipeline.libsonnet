@@ -12,6 +12,25 @@ local g = import 'lib.libsonnet';
     local opLegend = '{{operator_name}} [{{node_id}}]';
     local byJob(metric) = 'max by (pipeline_name, job_id) (%s{%s})' % [metric, f];
     local perOp(metric) = 'max by (%s) (%s{%s})' % [byOp, metric, fo];
+    local kafkaLag = |||
+      sum by (job_id, operator_id, topic) (
+        label_replace(
+          label_replace(
+            kafka_consumergroup_lag{%(sel)s},
+            "job_id", "$1", "consumergroup", "arroyo-(job_[^-]+)-.+-consumer"
+          ),
+          "operator_id", "$1", "consumergroup", "arroyo-job_[^-]+-(.+)-consumer"
+        )
+      )
+      * on (job_id) group_left (pipeline_name)
+      group by (job_id, pipeline_name) (arroyo_job_state{%(f)s})
+    ||| % {
+      sel: std.join(', ', std.filter(function(s) s != '', [
+        c.kafkaExporter.selector,
+        'consumergroup=~"arroyo-job_.+-consumer"',
+      ])),
+      f: f,
+    };
 
     x.dashboard(
       'pipeline',
@@ -261,6 +280,26 @@ local g = import 'lib.libsonnet';
           ],
           overrides=[g.override('Parallelism', { unit: 'short', decimals: 0 })],
         ), 24, 8),
+
+        // Kafka sources: kafka_exporter's lag of Arroyo's consumer groups
+        // (arroyo-{job_id}-{operator_id}-consumer), with job_id and operator_id cut out
+        // of the group name and joined to the exporter's job series, which carry the
+        // pipeline name and the cluster label, so the dashboard's variables filter it.
+        g.collapsedRow('Kafka source lag (needs kafka_exporter)', [
+          g.panel(g.timeseries(
+            'Kafka source lag',
+            "Messages the pipeline's Kafka sources are behind the end of their topics, per "
+            + "source operator and topic (sum over partitions): kafka_exporter's "
+            + 'kafka_consumergroup_lag for the consumer groups Arroyo commits offsets under '
+            + '(arroyo-{job_id}-{operator_id}-consumer). Arroyo commits them when a '
+            + 'checkpoint completes, so the lag falls in steps. Empty unless '
+            + 'kafka_exporter is scraped by the same Prometheus, or when the pipeline has no '
+            + 'Kafka source.',
+            'short',
+            [g.target(kafkaLag, '{{pipeline_name}} {{operator_id}} {{topic}}')],
+            min=0,
+          ), 24, 8),
+        ]),
       ],
       [x.restartAnnotation, x.stateAnnotation, x.alertsAnnotation('pipeline_name=~"$pipeline"')],
     )

@@ -57,6 +57,8 @@ EXPORTER_METRICS = {
     "process_start_time_seconds",
 }
 PROMETHEUS_METRICS = {"up", "scrape_duration_seconds", "ALERTS"}
+# kafka_exporter (danielqsj), read by the pipeline dashboard's Kafka source lag row.
+KAFKA_EXPORTER_METRICS = {"kafka_consumergroup_lag"}
 # Arroyo's own worker metrics (deploy/prometheus/arroyo-metrics/), which some recording
 # rules read.
 ARROYO_METRICS = {

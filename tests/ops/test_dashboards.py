@@ -18,7 +18,7 @@ import sys
 
 import pytest
 
-from conftest import (DASHBOARD_DIR, EXPORTER_METRICS, PROMETHEUS_METRICS, ROOT,
+from conftest import (DASHBOARD_DIR, EXPORTER_METRICS, KAFKA_EXPORTER_METRICS, PROMETHEUS_METRICS, ROOT,
                       metric_names, recording_rules)
 
 EXPECTED = {
@@ -158,7 +158,7 @@ def test_variables_used_are_defined(dash):
     _, d = dash
     defined = {v["name"] for v in d["templating"]["list"]}
     text = str(d)
-    for m in re.finditer(r"\$\{?(\w+)", text):
+    for m in re.finditer(r"\$\{?([A-Za-z_]\w*)", text):
         name = m.group(1)
         if name in GRAFANA_BUILTINS or name.startswith("__"):
             continue
@@ -219,7 +219,7 @@ def test_links_between_the_three(dash):
 
 def test_queries_select_known_metrics(dash):
     _, d = dash
-    known = EXPORTER_METRICS | PROMETHEUS_METRICS | {r["record"] for r in recording_rules()}
+    known = EXPORTER_METRICS | PROMETHEUS_METRICS | KAFKA_EXPORTER_METRICS | {r["record"] for r in recording_rules()}
     for where, expr in all_exprs(d):
         expr = re.sub(r"label_values\((.*),\s*\w+\)", r"\1", expr)
         unknown = metric_names(expr) - known
