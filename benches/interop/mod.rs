@@ -247,32 +247,28 @@ struct Fetcher {
 impl Fetcher {
     fn start(port: u16, transport: Transport) -> Fetcher {
         let exe = std::env::current_exe().expect("own executable");
-        let mut child = Command::new(exe)
-            .env(FETCH_ROLE, format!("http://127.0.0.1:{port}"))
-            .env(FETCH_SETTINGS, transport.spec())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("start the bare-fetch child");
-        let stdin = child.stdin.take().expect("piped stdin");
-        let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
-        Fetcher {
-            child,
-            stdin,
-            stdout,
-        }
+        let mut cmd = Command::new(exe);
+        cmd.env(FETCH_ROLE, format!("http://127.0.0.1:{port}"))
+            .env(FETCH_SETTINGS, transport.spec());
+        Fetcher::spawn(cmd, "the bare-fetch child")
     }
 
     /// `benches/python_baseline/bare_fetch.py`: the same call made by grpcio's client.
     fn grpcio(python: &Path, port: u16) -> Fetcher {
-        let mut child = Command::new(python)
-            .arg(repo_file("benches/python_baseline/bare_fetch.py"))
+        let mut cmd = Command::new(python);
+        cmd.arg(repo_file("benches/python_baseline/bare_fetch.py"))
             .args(["--controller", &format!("127.0.0.1:{port}")])
-            .args(["--job", JOB])
+            .args(["--job", JOB]);
+        Fetcher::spawn(cmd, "benches/python_baseline/bare_fetch.py")
+    }
+
+    /// Starts `cmd` with piped stdin and stdout, the fetchers' line protocol.
+    fn spawn(mut cmd: Command, what: &str) -> Fetcher {
+        let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
-            .expect("start benches/python_baseline/bare_fetch.py");
+            .unwrap_or_else(|e| panic!("start {what}: {e}"));
         let stdin = child.stdin.take().expect("piped stdin");
         let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
         Fetcher {
