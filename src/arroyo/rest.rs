@@ -287,8 +287,13 @@ where
     if body.as_ref().len() < 256 * 1024 {
         return decode(body.as_ref()).map_err(|e| e.to_string());
     }
-    match tokio::task::spawn_blocking(move || decode(body.as_ref())).await {
-        Ok(r) => r.map_err(|e| e.to_string()),
+    match tokio::task::spawn_blocking(move || (decode(body.as_ref()), body)).await {
+        Ok((r, body)) => {
+            // Unmapping a buffer of tens of MB takes milliseconds: do it off the scrape's
+            // critical path.
+            tokio::task::spawn_blocking(move || drop(body));
+            r.map_err(|e| e.to_string())
+        }
         Err(e) => Err(format!("decoder task failed: {e}")),
     }
 }
