@@ -17,8 +17,8 @@
 //!
 //! Layout: this file holds what the rest of the crate calls (the decode entry points,
 //! [`DecodeError`]) and the accumulator shared by both metrics decoders; `scanner` is the
-//! fast hand-written reader of the metrics document, `serde_decoder` the streaming serde
-//! decoder it falls back to, and `rest` the REST documents (pipelines, jobs,
+//! fast hand-written reader of the metrics document (`split` runs it on two threads for
+//! large documents), `serde_decoder` the streaming serde decoder it falls back to, and `rest` the REST documents (pipelines, jobs,
 //! checkpoints).
 
 use std::fmt;
@@ -30,6 +30,7 @@ use crate::model::{self, MetricKind, Point, SubtaskSample};
 mod rest;
 mod scanner;
 mod serde_decoder;
+mod split;
 #[cfg(test)]
 mod test_support;
 
@@ -37,8 +38,9 @@ pub use rest::{
     decode_checkpoints, decode_jobs, decode_pipeline, decode_pipelines_page, PipelinesPage,
 };
 
-use scanner::{fast_envelope, fast_job_metrics};
+use scanner::fast_envelope;
 use serde_decoder::{serde_envelope, serde_job_metrics};
+use split::fast_job_metrics_split;
 
 // ---------------------------------------------------------------------------------------
 // Errors
@@ -136,7 +138,7 @@ where
 /// A hand-written scanner reads well-formed documents (see "Fast path" below); the
 /// streaming serde decoder takes over whenever the scanner gives up, and reports errors.
 pub fn decode_job_metrics(doc: &[u8]) -> Result<model::JobMetrics, DecodeError> {
-    match fast_job_metrics(doc) {
+    match fast_job_metrics_split(doc) {
         Some(metrics) => Ok(metrics),
         None => serde_job_metrics(doc),
     }

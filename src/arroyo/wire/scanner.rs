@@ -133,11 +133,28 @@ struct Scanner<'a> {
     p: usize,
     /// End of the part [`Scanner::warm_ahead`] has read ahead.
     warmed: usize,
+    /// The head of a split scan stops when a subtask starts here (see [`scan_head`]).
+    stop_at: usize,
+    /// What the head knew when it stopped; filled in while its calls unwind.
+    open: Option<OpenParts<'a>>,
+}
+
+/// The open group and operator of a head that stopped, as its calls unwind.
+#[derive(Default)]
+struct OpenParts<'a> {
+    group: Option<(usize, Option<Option<MetricKind>>, u64)>,
+    operator: Option<(usize, Option<&'a str>)>,
 }
 
 impl<'a> Scanner<'a> {
     fn new(b: &'a [u8]) -> Self {
-        Scanner { b, p: 0, warmed: 0 }
+        Scanner {
+            b,
+            p: 0,
+            warmed: 0,
+            stop_at: usize::MAX,
+            open: None,
+        }
     }
 
     /// Reads the document a little ahead of the cursor (one independent read per cache
@@ -409,7 +426,12 @@ impl<'a> Scanner<'a> {
                         return Err(Bail);
                     }
                     seen_groups = true;
-                    self.group_list(acc)?;
+                    if let Err(bail) = self.group_list(acc) {
+                        if let Some(open) = &mut self.open {
+                            open.operator = Some((start, node_id));
+                        }
+                        return Err(bail);
+                    }
                 }
                 _ => self.skip_value()?,
             }
@@ -478,7 +500,14 @@ impl<'a> Scanner<'a> {
                     seen_subtasks = true;
                     match name {
                         Some(None) => self.skip_value()?,
-                        Some(Some(_)) | None => self.subtask_list(acc, &mut nulls)?,
+                        Some(Some(_)) | None => {
+                            if let Err(bail) = self.subtask_list(acc, &mut nulls) {
+                                if let Some(open) = &mut self.open {
+                                    open.group = Some((start, name, nulls));
+                                }
+                                return Err(bail);
+                            }
+                        }
                     }
                 }
                 _ => self.skip_value()?,
@@ -502,6 +531,11 @@ impl<'a> Scanner<'a> {
             return Ok(());
         }
         loop {
+            self.ws();
+            if self.p == self.stop_at {
+                self.open = Some(OpenParts::default());
+                return Err(Bail);
+            }
             self.warm_ahead();
             let (index, newest) = self.subtask(nulls)?;
             if let Some(point) = newest {
@@ -685,6 +719,129 @@ pub(super) fn fast_envelope(body: &[u8]) -> Option<model::JobMetrics> {
     sc.envelope(&mut acc).ok()?;
     sc.ws();
     (sc.p == body.len()).then(|| acc.finish())
+}
+
+/// Where the head of a split scan stopped: inside the subtask list of a group of known
+/// kind, inside an operator of known id.
+pub(super) struct Open<'a> {
+    /// First sample of the open group.
+    pub(super) group_start: usize,
+    /// The open group's kind.
+    pub(super) kind: MetricKind,
+    /// `null` values the head met in the open group.
+    pub(super) nulls: u64,
+    /// First sample of the open operator.
+    pub(super) operator_start: usize,
+    /// The open operator's id.
+    pub(super) node_id: &'a str,
+}
+
+/// How the head of a split scan ended.
+pub(super) enum Head<'a> {
+    /// It read the whole document without meeting `stop_at`: exactly what
+    /// [`fast_job_metrics`] would have done (`None`: it gave up).
+    Whole(Option<model::JobMetrics>),
+    /// It stopped at `stop_at`, in a place the tail can go on from.
+    Stopped(Acc, Open<'a>),
+    /// It stopped at `stop_at` without knowing the open group's kind or operator's id
+    /// (keys in another order than Arroyo's): only a whole scan can tell.
+    Unusable,
+}
+
+/// The first part of a split scan of a JobMetrics document: reads from the start and
+/// stops when a subtask starts at byte `stop_at`.
+pub(super) fn scan_head(doc: &[u8], stop_at: usize) -> Head<'_> {
+    let mut acc = Acc::default();
+    let mut sc = Scanner::new(doc);
+    sc.stop_at = stop_at;
+    match sc.operator_list(&mut acc) {
+        Ok(()) => {
+            sc.ws();
+            Head::Whole((sc.p == doc.len()).then(|| acc.finish()))
+        }
+        Err(Bail) => match sc.open {
+            None => Head::Whole(None),
+            Some(OpenParts {
+                group: Some((group_start, Some(Some(kind)), nulls)),
+                operator: Some((operator_start, Some(node_id))),
+            }) => Head::Stopped(
+                acc,
+                Open {
+                    group_start,
+                    kind,
+                    nulls,
+                    operator_start,
+                    node_id,
+                },
+            ),
+            Some(_) => Head::Unusable,
+        },
+    }
+}
+
+/// The second part of a split scan: what it read from its start to the end.
+pub(super) struct Tail {
+    /// Its samples, those of the groups and operators open at its start not yet labelled.
+    pub(super) acc: Acc,
+    /// End of the samples of the group open at its start.
+    pub(super) group_end: usize,
+    /// `null` values met in that group.
+    pub(super) nulls: u64,
+    /// End of the samples of the operator open at its start.
+    pub(super) operator_end: usize,
+}
+
+/// Reads a JobMetrics document from `from` to its end, `from` taken as the start of a
+/// subtask in the subtask list of a group whose name came before its subtasks, in an
+/// operator whose id came before its groups (the order Arroyo writes). `None` when the
+/// bytes do not read that way; whether `from` really is such a place only the head can
+/// tell, when it stops there.
+pub(super) fn scan_tail(doc: &[u8], from: usize) -> Option<Tail> {
+    let mut acc = Acc::default();
+    let mut sc = Scanner::new(doc);
+    sc.p = from;
+    sc.warmed = from;
+    let mut nulls = 0u64;
+    let (group_end, operator_end) = sc.tail(&mut acc, &mut nulls).ok()?;
+    Some(Tail {
+        acc,
+        group_end,
+        nulls,
+        operator_end,
+    })
+}
+
+impl Scanner<'_> {
+    /// The rest of the document after the start of a subtask (see [`scan_tail`]):
+    /// returns where the open group's and operator's samples end.
+    fn tail(&mut self, acc: &mut Acc, nulls: &mut u64) -> Scan<(usize, usize)> {
+        loop {
+            self.warm_ahead();
+            let (index, newest) = self.subtask(nulls)?;
+            if let Some(point) = newest {
+                acc.push_subtask(index, point);
+            }
+            if !self.more(b']')? {
+                break;
+            }
+        }
+        let group_end = acc.samples.len();
+        self.expect(b'}')?;
+        while self.more(b']')? {
+            self.group(acc)?;
+        }
+        let operator_end = acc.samples.len();
+        self.expect(b'}')?;
+        while self.more(b']')? {
+            self.operator(acc)?;
+        }
+        self.ws();
+        if self.p == self.b.len() {
+            Ok((group_end, operator_end))
+        } else {
+            Err(Bail)
+        }
+    }
 }
 
 #[cfg(test)]
