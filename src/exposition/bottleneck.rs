@@ -199,9 +199,12 @@ mod tests {
         assert_eq!(bottleneck_values(&text, "g_single"), pairs(&[("0", "0")]));
     }
 
+    /// `(src, dst)` node id pairs.
+    type Edges = BTreeSet<(String, String)>;
+
     /// Reads a capture on its own (serde_json, not the exporter's decoders): each node's
     /// highest newest backpressure over its subtasks, and the graph's edges.
-    fn read_capture(release: &str) -> (BTreeSet<(String, String)>, Vec<(String, f64)>) {
+    fn read_capture(release: &str) -> (Edges, Vec<(String, f64)>) {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/");
         let read = |name: &str| -> Value {
             let path = format!("{dir}{release}/{name}");
