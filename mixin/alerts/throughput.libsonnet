@@ -119,8 +119,8 @@ local u = import '../lib/utils.libsonnet';
           // (arroyo_operator_bottleneck: not backpressured itself while a direct upstream
           // operator is) for at least half of the window, while the queues in front of it
           // are fuller than backpressureRatio on average; $value is that upstream
-          // backpressure. Without the graph (no API: static jobs) the exporter cannot
-          // name the bottleneck, and every operator with sustained backpressure alerts
+          // backpressure. Without the graph (no API: static jobs; or the topology
+          // collector off) the exporter cannot name the bottleneck, and every operator with sustained backpressure alerts
           // instead (the slow one is downstream of it).
           u.alertRule(
             c,

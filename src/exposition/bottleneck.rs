@@ -10,11 +10,16 @@ use crate::model::{state_runs, MetricKind, MetricsOutcome, Snapshot};
 
 /// Writes the bottleneck family for `views` (jobs by id).
 ///
-/// A job gets series when the API says it runs, its metrics were fetched (or the source
-/// had none: an idle job, 0 everywhere) and its graph tells the roles (it has edges, or
-/// a single node). A failed fetch or a graph without edges writes nothing: unknown is not
+/// Written with the topology families (`collectors.topology`): the alert that reads it
+/// needs the edges too, and falls back on per-operator backpressure without both. A job
+/// gets series when the API says it runs, its metrics were fetched (or the source had
+/// none: an idle job, 0 everywhere) and its graph tells the roles (it has edges, or a
+/// single node). A failed fetch or a graph without edges writes nothing: unknown is not
 /// "no bottleneck".
 pub(super) fn render(w: &mut Writer<'_>, snapshot: &Snapshot, views: &[JobView<'_>]) {
+    if !snapshot.topology {
+        return;
+    }
     w.family(
         "arroyo_operator_bottleneck",
         "1 for the operator holding the job back: not backpressured itself while a direct upstream operator is (highest subtask backpressure at or above the exporter's threshold); 0 for the job's other operators.",
@@ -139,6 +144,7 @@ mod tests {
                     bp("6", 0, 0.0),
                 ]),
             )],
+            topology: true,
             ..Snapshot::default()
         };
         let text = render_str(&snap, Format::OpenMetrics);
@@ -187,6 +193,7 @@ mod tests {
                     ok(vec![bp("0", 0, 0.9)]),
                 ),
             ],
+            topology: true,
             ..Snapshot::default()
         };
         let text = render_str(&snap, Format::OpenMetrics);
@@ -197,6 +204,13 @@ mod tests {
             assert!(bottleneck_values(&text, unknown).is_empty(), "{unknown}");
         }
         assert_eq!(bottleneck_values(&text, "g_single"), pairs(&[("0", "0")]));
+        // Without the topology families, no bottleneck either.
+        let off = Snapshot {
+            topology: false,
+            ..snap
+        };
+        let text = render_str(&off, Format::OpenMetrics);
+        assert!(lines_of(&text, "arroyo_operator_bottleneck").is_empty());
     }
 
     /// `(src, dst)` node id pairs.
@@ -276,6 +290,7 @@ mod tests {
                         ..job("job_x", Some(Arc::new(p.clone())), MetricsOutcome::Skipped)
                     }],
                     bottleneck_threshold: Threshold::new(t).unwrap(),
+                    topology: true,
                     ..Snapshot::default()
                 };
                 let got = bottleneck_values(&render_str(&snap, Format::OpenMetrics), "job_x");
