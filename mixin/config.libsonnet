@@ -133,6 +133,8 @@
       timeFrom: 'now-1h',
       // show the cluster variable (hide it when every series comes from one cluster)
       showClusterVariable: true,
+      // rows of the overview's "Top bottlenecks" table
+      topBottlenecks: 10,
     },
   },
 }

@@ -244,6 +244,9 @@ pub struct ScrapeConfig {
     pub include_states: Vec<String>,
     /// Leave out jobs in these states.
     pub exclude_states: Vec<String>,
+    /// Backpressure (0 < t <= 1) at or above which an operator counts as backpressured
+    /// for `arroyo_operator_bottleneck`.
+    pub bottleneck_threshold: f64,
 }
 
 /// Which collectors run, and their settings.
@@ -311,6 +314,7 @@ impl Default for Config {
                 exclude_pipelines: None,
                 include_states: Vec::new(),
                 exclude_states: Vec::new(),
+                bottleneck_threshold: 0.5,
             },
             collectors: CollectorsConfig {
                 job_metrics: true,
@@ -390,6 +394,10 @@ pub struct Flags {
     /// Write per-subtask series (false: operator level only) [default: true].
     #[arg(long = "scrape.subtask-series", value_name = "BOOL")]
     pub subtask_series: Option<bool>,
+    /// Backpressure at or above which an operator counts as backpressured, for
+    /// arroyo_operator_bottleneck (0 < t <= 1) [default: 0.5].
+    #[arg(long = "scrape.bottleneck-threshold", value_name = "RATIO")]
+    pub bottleneck_threshold: Option<String>,
     /// Enable the job-metrics collector (subtask and operator rates).
     #[arg(long = "collector.job-metrics")]
     pub job_metrics: bool,
@@ -440,6 +448,9 @@ impl Flags {
         if let Some(b) = self.subtask_series {
             out.push(("scrape.subtask-series", b.to_string()));
         }
+        if let Some(t) = &self.bottleneck_threshold {
+            out.push(("scrape.bottleneck-threshold", t.clone()));
+        }
         let toggles: [(&'static str, bool, bool); 4] = [
             (
                 "collectors.job-metrics",
@@ -464,6 +475,10 @@ impl Flags {
         out
     }
 }
+
+/// Keys of flags that take a number with a fraction: figment reads an integer from a
+/// string but not a float, so these are handed over as numbers when they parse.
+const NUMBER_FLAGS: [&str; 1] = ["scrape.bottleneck-threshold"];
 
 /// The command-line flags as a figment provider, so errors name the flag.
 struct FlagsProvider(Vec<(&'static str, String)>);
@@ -496,10 +511,15 @@ impl Provider for FlagsProvider {
                 .entry(section.to_string())
                 .or_insert_with(|| Value::from(Dict::new()));
             if let Value::Dict(_, dict) = entry {
-                let v = match value.as_str() {
-                    "true" => Value::from(true),
-                    "false" => Value::from(false),
-                    other => Value::from(other.to_string()),
+                let number = NUMBER_FLAGS
+                    .contains(key)
+                    .then(|| value.trim().parse::<f64>().ok())
+                    .flatten();
+                let v = match (value.as_str(), number) {
+                    (_, Some(n)) => Value::from(n),
+                    ("true", _) => Value::from(true),
+                    ("false", _) => Value::from(false),
+                    (other, _) => Value::from(other.to_string()),
                 };
                 dict.insert(leaf.to_string(), v);
             }
@@ -665,6 +685,14 @@ fn validate(c: &Config, fig: &Figment) -> Result<(), ConfigError> {
         if d.is_zero() {
             return Err(invalid(fig, key, "must be greater than zero"));
         }
+    }
+    let t = c.scrape.bottleneck_threshold;
+    if !(t > 0.0 && t <= 1.0) {
+        return Err(invalid(
+            fig,
+            "scrape.bottleneck-threshold",
+            "must be a number greater than 0 and at most 1",
+        ));
     }
     if c.scrape.concurrency == 0 {
         return Err(invalid(fig, "scrape.concurrency", "must be at least 1"));

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use crate::arroyo::error::ErrorKind;
 
+pub mod bottleneck;
+
 /// The five per-subtask series the controller's `JobMetrics` document carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum MetricKind {
@@ -126,6 +128,66 @@ pub struct Pipeline {
     pub operators: BTreeMap<String, Operator>,
     /// User tags (Arroyo main only).
     pub tags: BTreeMap<String, String>,
+    /// Edges of the graph (`graph.edges`), in the API's order.
+    pub edges: Vec<Edge>,
+}
+
+/// A directed edge of a pipeline's graph: data flows from `src_node_id` to
+/// `dst_node_id`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Edge {
+    /// Upstream node id, written as the graph's nodes are (a number or a word).
+    pub src_node_id: String,
+    /// Downstream node id.
+    pub dst_node_id: String,
+    /// How records are routed (`Forward`, `Shuffle`, ...; empty when not given).
+    pub edge_type: String,
+}
+
+/// An operator's place in its graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum OperatorRole {
+    /// No incoming edge: it reads from outside the pipeline.
+    Source,
+    /// An incoming edge but no outgoing one: it writes out of the pipeline.
+    Sink,
+    /// Both incoming and outgoing edges.
+    Operator,
+}
+
+impl OperatorRole {
+    /// The `role` label value: `source`, `sink` or `operator`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OperatorRole::Source => "source",
+            OperatorRole::Sink => "sink",
+            OperatorRole::Operator => "operator",
+        }
+    }
+}
+
+impl Pipeline {
+    /// The role of graph node `node_id`, or `None` when the graph does not tell: the node
+    /// is not in the graph, or the graph has several nodes and no edges (an API that
+    /// left the edges out, not a pipeline of unconnected sources).
+    ///
+    /// A node with no incoming edge is a source (also when it has no edge at all, as the
+    /// single node of a one-node graph); one with incoming but no outgoing edges a sink.
+    pub fn role(&self, node_id: &str) -> Option<OperatorRole> {
+        if !self.operators.contains_key(node_id) {
+            return None;
+        }
+        if self.edges.is_empty() && self.operators.len() > 1 {
+            return None;
+        }
+        let incoming = self.edges.iter().any(|e| e.dst_node_id == node_id);
+        let outgoing = self.edges.iter().any(|e| e.src_node_id == node_id);
+        Some(match (incoming, outgoing) {
+            (false, _) => OperatorRole::Source,
+            (true, false) => OperatorRole::Sink,
+            (true, true) => OperatorRole::Operator,
+        })
+    }
 }
 
 /// A job as the REST API describes it.
@@ -287,6 +349,9 @@ pub struct Snapshot {
     pub checkpoints: BTreeMap<String, CheckpointSummary>,
     /// The exporter's own series.
     pub exporter: ExporterStats,
+    /// Backpressure at or above which an operator counts as backpressured when
+    /// `arroyo_operator_bottleneck` is computed.
+    pub bottleneck_threshold: bottleneck::Threshold,
 }
 
 /// What the exporter reports about a job's checkpoints.

@@ -100,6 +100,28 @@ fn bad_values_name_the_key_and_the_source() {
             )],
             vec!["controller.tls.key-file", "controller.tls.cert-file"],
         ),
+        (
+            vec!["--scrape.bottleneck-threshold", "0"],
+            vec![],
+            vec![
+                "scrape.bottleneck-threshold",
+                "--scrape.bottleneck-threshold",
+                "at most 1",
+            ],
+        ),
+        (
+            vec![],
+            vec![("ARROYO_EXPORTER__SCRAPE__BOTTLENECK_THRESHOLD", "1.5")],
+            vec![
+                "scrape.bottleneck-threshold",
+                "ARROYO_EXPORTER__SCRAPE__BOTTLENECK_THRESHOLD",
+            ],
+        ),
+        (
+            vec!["--scrape.bottleneck-threshold", "half"],
+            vec![],
+            vec!["--scrape.bottleneck-threshold"],
+        ),
     ];
     for (args, env, needles) in cases {
         let (code, stderr) = start_fails(&args, &env);
@@ -121,6 +143,22 @@ fn bad_values_name_the_key_and_the_source() {
     assert!(
         stderr.contains("ARROYO_EXPORTER__WEB__TELEMETRY_PATH"),
         "{stderr}"
+    );
+}
+
+#[test]
+fn bottleneck_threshold_flag_is_read() {
+    let flags = arroyo_exporter::config::Flags {
+        bottleneck_threshold: Some("0.25".into()),
+        ..Default::default()
+    };
+    let cfg = arroyo_exporter::config::load(&flags).expect("loads");
+    assert_eq!(cfg.scrape.bottleneck_threshold, 0.25);
+    assert_eq!(
+        arroyo_exporter::config::Config::default()
+            .scrape
+            .bottleneck_threshold,
+        0.5
     );
 }
 

@@ -416,6 +416,8 @@ async fn disabled_collectors_and_operator_level_only() {
     assert_eq!(s.count("arroyo_operator_sent_messages_per_second"), 2);
     assert_eq!(s.count("arroyo_job_last_checkpoint_epoch"), 0);
     assert_eq!(s.count("arroyo_operator_info"), 0);
+    assert_eq!(s.count("arroyo_operator_edge_info"), 0);
+    assert_eq!(s.count("arroyo_operator_bottleneck"), 0);
     assert_eq!(s.count("arroyo_pipeline_info"), 0);
     assert!(s
         .find(

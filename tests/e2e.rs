@@ -8,8 +8,8 @@ use std::time::Duration;
 use arroyo_exporter::config::{Config, ControllerService, MetricsSource, StaticJob};
 use arroyo_exporter::model::MetricKind;
 use arroyo_sim::{
-    fixture_world, ApiFaults, FakeArroyo, MetricsSource as SimMetrics, Release, RpcFaults, SimNode,
-    SimPipeline,
+    fixture_world, ApiFaults, FakeArroyo, MetricsSource as SimMetrics, Release, RpcFaults,
+    Scenario, SimNode, SimPipeline, BOTTLENECK_MOVE_PERIOD_MICROS,
 };
 use common::{fixtures, now_micros, Exporter, PROMETHEUS_ACCEPT};
 
@@ -136,6 +136,64 @@ async fn fixture_case(release: Release, dir: &str, job: &str, pipeline: &str) {
         (op - sum).abs() < 1e-6 * sum.abs().max(1.0),
         "{op} vs {sum}"
     );
+
+    // Roles and edges, read from the capture's graph on their own.
+    let graph: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(fixtures().join(dir).join("pipeline.json")).unwrap())
+            .unwrap();
+    let edges: Vec<(String, String, String)> = graph["graph"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["src_id"].to_string(),
+                e["dest_id"].to_string(),
+                e["edge_type"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(s.count("arroyo_operator_edge_info"), edges.len());
+    for (src, dst, kind) in &edges {
+        let labels = [
+            ("job_id", job),
+            ("pipeline_id", pipeline),
+            ("src_node_id", src.as_str()),
+            ("dst_node_id", dst.as_str()),
+            ("edge_type", kind.as_str()),
+        ];
+        assert_eq!(s.value("arroyo_operator_edge_info", &labels), 1.0);
+    }
+    let job_bp = |node: &str| {
+        expected
+            .iter()
+            .filter(|e| e.0 == node && e.2 == "backpressure")
+            .map(|e| e.3)
+            .fold(f64::MIN, f64::max)
+    };
+    for (node, _) in descriptions {
+        let incoming = edges.iter().any(|e| e.1 == node);
+        let outgoing = edges.iter().any(|e| e.0 == node);
+        let role = match (incoming, outgoing) {
+            (false, _) => "source",
+            (true, false) => "sink",
+            (true, true) => "operator",
+        };
+        let info = [("job_id", job), ("node_id", node), ("role", role)];
+        assert_eq!(s.value("arroyo_operator_info", &info), 1.0, "{node}");
+        let named = edges
+            .iter()
+            .any(|e| e.1 == node && job_bp(&e.0) >= 0.5 && job_bp(node) < 0.5);
+        assert_eq!(
+            s.value(
+                "arroyo_operator_bottleneck",
+                &[("job_id", job), ("node_id", node)]
+            ),
+            f64::from(u8::from(named)),
+            "{node}"
+        );
+    }
+    assert_eq!(s.count("arroyo_operator_bottleneck"), 4);
     exporter.stop().await;
 }
 
@@ -214,6 +272,23 @@ async fn generated_case(release: Release) {
                 ],
             );
             assert_eq!(got, e.point.value, "{release:?} {e:?}");
+        }
+        // The graph's two nodes (word ids on v0.11): a source and a sink, one edge.
+        let mut nodes: Vec<String> = expected.iter().map(|e| e.node_id.clone()).collect();
+        nodes.dedup();
+        let (src, dst) = (nodes[0].as_str(), nodes[1].as_str());
+        let edge = [
+            ("job_id", job),
+            ("src_node_id", src),
+            ("dst_node_id", dst),
+            ("edge_type", "Forward"),
+        ];
+        assert_eq!(s.value("arroyo_operator_edge_info", &edge), 1.0);
+        for (node, role) in [(src, "source"), (dst, "sink")] {
+            let info = [("job_id", job), ("node_id", node), ("role", role)];
+            assert_eq!(s.value("arroyo_operator_info", &info), 1.0, "{release:?}");
+            let b = [("job_id", job), ("node_id", node)];
+            assert_eq!(s.value("arroyo_operator_bottleneck", &b), 0.0);
         }
     }
     exporter.stop().await;
@@ -965,4 +1040,99 @@ async fn one_failed_pipeline_job_list_keeps_the_others_named() {
         1
     );
     exporter.stop().await;
+}
+
+/// The bottleneck of `job` in `s`: the node ids whose `arroyo_operator_bottleneck` is 1,
+/// after checking that every node of `nodes` has exactly one 0 or 1.
+fn bottleneck_of(s: &common::Scrape, job: &str, nodes: &[&str]) -> Vec<String> {
+    assert_eq!(
+        s.find("arroyo_operator_bottleneck", &[("job_id", job)])
+            .len(),
+        nodes.len(),
+        "{}",
+        s.body
+    );
+    let mut named = Vec::new();
+    for node in nodes {
+        let v = s.value(
+            "arroyo_operator_bottleneck",
+            &[("job_id", job), ("node_id", node)],
+        );
+        assert!(v == 0.0 || v == 1.0, "{node}: {v}");
+        if v == 1.0 {
+            named.push(node.to_string());
+        }
+    }
+    named
+}
+
+/// The simulator's bottleneck-moves scenario, scraped through the exporter: the node
+/// after the source first, then the node before the sink, then back; the other job and
+/// the steady scenario have none. Word node ids (v0.11) and numbers (main).
+#[tokio::test]
+async fn bottleneck_moves_with_the_simulator() {
+    for (release, nodes) in [
+        (Release::Main, ["0", "1", "4", "6"]),
+        (Release::V0_11, ["source_0", "value_1", "value_4", "sink_6"]),
+    ] {
+        let arroyo = FakeArroyo::start(release).await.unwrap();
+        let state = arroyo.state();
+        let now = now_micros();
+        state.set_fixed_now(Some(now));
+        for (pid, jid) in [
+            ("pl_Bottle0001", "job_Bottle0001"),
+            ("pl_Other00001", "job_Other00001"),
+        ] {
+            common::add_running_job(
+                state,
+                SimPipeline::new(
+                    pid,
+                    "chain",
+                    vec![
+                        SimNode::new(0, "nexmark", "src", 2),
+                        SimNode::new(1, "chained_op", "map", 2),
+                        SimNode::new(4, "chained_op", "window", 2),
+                        SimNode::new(6, "blackhole", "sink", 2),
+                    ],
+                ),
+                jid,
+                now - 600_000_000,
+            );
+        }
+        let exporter = Exporter::start(config_for(&arroyo)).await;
+        let s = exporter.scrape(Some(PROMETHEUS_ACCEPT)).await;
+        assert!(bottleneck_of(&s, "job_Bottle0001", &nodes).is_empty());
+
+        state.set_scenario(Scenario::BottleneckMoves);
+        let period = BOTTLENECK_MOVE_PERIOD_MICROS;
+        let mut seen = Vec::new();
+        for (offset, want) in [
+            (10_000_000, nodes[1]),
+            (period + 10_000_000, nodes[2]),
+            (2 * period + 10_000_000, nodes[1]),
+        ] {
+            state.set_fixed_now(Some(now + offset));
+            let s = exporter.scrape(Some(PROMETHEUS_ACCEPT)).await;
+            assert_eq!(
+                bottleneck_of(&s, "job_Bottle0001", &nodes),
+                [want],
+                "{release:?} at +{offset} µs"
+            );
+            assert!(bottleneck_of(&s, "job_Other00001", &nodes).is_empty());
+            // The operators upstream of the bottleneck carry the backpressure.
+            let upstream = s.value(
+                "arroyo_operator_backpressure_ratio",
+                &[("job_id", "job_Bottle0001"), ("node_id", nodes[0])],
+            );
+            assert!(upstream >= 0.8, "{upstream}");
+            seen.push(want);
+        }
+        assert_ne!(seen[0], seen[1], "the bottleneck moves");
+
+        state.set_scenario(Scenario::Steady);
+        state.set_fixed_now(Some(now + 2 * period + 20_000_000));
+        let s = exporter.scrape(Some(PROMETHEUS_ACCEPT)).await;
+        assert!(bottleneck_of(&s, "job_Bottle0001", &nodes).is_empty());
+        exporter.stop().await;
+    }
 }

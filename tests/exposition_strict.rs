@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use arroyo_exporter::arroyo::error::ErrorKind;
 use arroyo_exporter::exposition::{render, Format, MetricType, Writer};
 use arroyo_exporter::model::{
-    CollectorStatus, ErrorCount, ExporterStats, Job, JobMetrics, JobSnapshot, MetricKind,
+    CollectorStatus, Edge, ErrorCount, ExporterStats, Job, JobMetrics, JobSnapshot, MetricKind,
     MetricsOutcome, Operator, Pipeline, Point, Snapshot, SubtaskSample,
 };
 use proptest::prelude::*;
@@ -778,7 +778,12 @@ fn check_snapshot(snapshot: &Snapshot) -> Result<(), String> {
     let mut got: BTreeMap<SeriesKey, f64> = BTreeMap::new();
     for f in &families {
         if !((f.name.starts_with("arroyo_subtask_") || f.name.starts_with("arroyo_operator_"))
-            && f.name != "arroyo_operator_parallelism")
+            && !matches!(
+                f.name.as_str(),
+                "arroyo_operator_parallelism"
+                    | "arroyo_operator_edge"
+                    | "arroyo_operator_bottleneck"
+            ))
         {
             continue;
         }
@@ -818,6 +823,17 @@ fn check_snapshot(snapshot: &Snapshot) -> Result<(), String> {
         } => {}
         other => return Err(format!("build info: {other:?}")),
     }
+    // Bottleneck values are 0 or 1.
+    for f in families
+        .iter()
+        .filter(|f| f.name == "arroyo_operator_bottleneck")
+    {
+        for s in &f.samples {
+            if !matches!(s.value.as_str(), "0" | "1") {
+                return Err(format!("bottleneck value {:?}", s.value));
+            }
+        }
+    }
     Ok(())
 }
 
@@ -855,6 +871,20 @@ fn nasty_snapshot() -> Snapshot {
                 )
             })
             .collect(),
+        edges: [
+            ("source_1", "0", "Forward"),
+            ("0", "1", "Sh\"uf\\fle\n"),
+            ("1", "4", ""),
+            ("4", "6", "Forward"),
+            ("6", "9\"\\\n", "Forward"),
+        ]
+        .iter()
+        .map(|(src, dst, edge_type)| Edge {
+            src_node_id: src.to_string(),
+            dst_node_id: dst.to_string(),
+            edge_type: edge_type.to_string(),
+        })
+        .collect(),
         ..Pipeline::default()
     });
     let mut samples = Vec::new();
@@ -932,6 +962,7 @@ fn nasty_snapshot() -> Snapshot {
         topology: true,
         pipeline_tags: vec!["team".to_string(), "env \"x\"".to_string()],
         checkpoints: Default::default(),
+        bottleneck_threshold: Default::default(),
         exporter: ExporterStats {
             version: "0.1.0-\"dev\"".to_string(),
             revision: "abc\\123\n".to_string(),
@@ -960,6 +991,17 @@ fn nasty_snapshot_passes_every_parser() {
     off.subtask_series = false;
     check_snapshot(&off).unwrap_or_else(|e| panic!("{e}"));
     check_snapshot(&Snapshot::default()).unwrap_or_else(|e| panic!("{e}"));
+    // The escaped node ids reach the edge and bottleneck families too.
+    let mut om = Vec::new();
+    render(&nasty_snapshot(), Format::OpenMetrics, &mut om);
+    let om = String::from_utf8(om).unwrap();
+    let count = |prefix: &str| om.lines().filter(|l| l.starts_with(prefix)).count();
+    assert_eq!(count("arroyo_operator_edge_info{"), 5, "{om}");
+    assert_eq!(count("arroyo_operator_bottleneck{"), 6, "{om}");
+    assert!(
+        om.contains(r#"dst_node_id="9\"\\\n",edge_type="Forward"} 1"#),
+        "{om}"
+    );
 }
 
 #[test]
@@ -1215,9 +1257,18 @@ fn job() -> impl Strategy<Value = JobSnapshot> {
                     )
                     .collect();
                 let pipeline = has_pipeline.then(|| {
+                    let edges = nodes
+                        .windows(2)
+                        .map(|pair| Edge {
+                            src_node_id: pair[0].0.clone(),
+                            dst_node_id: pair[1].0.clone(),
+                            edge_type: pair[1].1.clone(),
+                        })
+                        .collect();
                     Arc::new(Pipeline {
                         id: pipeline_id,
                         name,
+                        edges,
                         operators: nodes
                             .into_iter()
                             .map(|(node_id, description)| {
@@ -1333,6 +1384,7 @@ fn snapshot() -> impl Strategy<Value = Snapshot> {
                 topology: up,
                 pipeline_tags: vec!["team".to_string()],
                 checkpoints: Default::default(),
+                bottleneck_threshold: Default::default(),
                 exporter,
             },
         )

@@ -11,9 +11,11 @@
 //! 1. while everything is steady: every PromQL expression of the dashboards and rules
 //!    (`tests/ops/extract_queries.py`) is accepted by Prometheus and returns data unless
 //!    the extractor marks it `may_be_empty`; no rule reports an evaluation error; no
-//!    alert is active;
+//!    alert is active; the steady pair's graph families (roles, edges, bottleneck) have
+//!    the demo world's shape and name no bottleneck;
 //! 2. after the switch: each failure scenario turns its alert(s) pending or firing for
-//!    its own exporter instance and the simulator's scenario job, within a deadline; the
+//!    its own exporter instance and the simulator's scenario job (with the labels the
+//!    case asks for: the backpressure alert names the bottleneck), within a deadline; the
 //!    steady pair stays silent (the alerts of `STEADY_SILENT`), and no pair raises an
 //!    alert its scenario does not explain; rules keep evaluating without error.
 //!
@@ -116,6 +118,9 @@ struct Case {
     /// Consequences the scenario may also set off on this pair. Anything else this pair
     /// raises is reported.
     tolerate: &'static [Tolerated],
+    /// Labels the expected alerts must carry (for the scenario job); the same alert with
+    /// other values is reported as unexpected.
+    labels: &'static [(&'static str, &'static str)],
 }
 
 /// An alert a scenario may set off besides the expected ones.
@@ -133,21 +138,27 @@ const CASES: &[Case] = &[
         // Input falls to 10 %: a drop, not a stop (ArroyoInputStopped wants < 0.01/s).
         expect: &["ArroyoThroughputDrop"],
         tolerate: &[],
+        labels: &[],
     },
     Case {
         scenario: "backpressure",
         expect: &["ArroyoOperatorBackpressure"],
         tolerate: &[],
+        // The simulator backpressures node 1 of the nexmark chain 0 -> 1 -> 4 -> 6: the
+        // alert names the bottleneck behind it, node 4, not node 1 itself.
+        labels: &[("node_id", "4")],
     },
     Case {
         scenario: "skew",
         expect: &["ArroyoSubtaskSkew"],
         tolerate: &[],
+        labels: &[],
     },
     Case {
         scenario: "job-failed",
         expect: &["ArroyoJobFailed", "ArroyoJobNotRunning"],
         tolerate: &[],
+        labels: &[],
     },
     Case {
         scenario: "restart-loop",
@@ -165,11 +176,13 @@ const CASES: &[Case] = &[
                       first metrics point, as in Arroyo (pending only, for: 5m)",
             },
         ],
+        labels: &[],
     },
     Case {
         scenario: "checkpoints-stalled",
         expect: &["ArroyoCheckpointsStalled"],
         tolerate: &[],
+        labels: &[],
     },
     Case {
         scenario: "controller-down",
@@ -179,6 +192,7 @@ const CASES: &[Case] = &[
             every_job: true,
             why: "the collectors that need the controller's gRPC fail with it",
         }],
+        labels: &[],
     },
 ];
 
@@ -430,6 +444,43 @@ fn check_queries(prom: &Prometheus, queries: &[Query], want_data: bool) -> Vec<S
     problems
 }
 
+/// The graph families of the steady pair `instance` (the demo world's four pipelines,
+/// chains of 4, 4, 4 and 3 nodes, all steady): one source and one sink per job, 15
+/// operators, 11 edges, and no bottleneck. One line per problem.
+fn graph_problems(prom: &Prometheus, instance: &str) -> Vec<String> {
+    let value = |expr: String| -> Option<f64> {
+        let r = prom.query(&expr);
+        r.first()
+            .and_then(|s| s["value"][1].as_str())
+            .and_then(|v| v.parse().ok())
+    };
+    let sel = format!("instance=\"{instance}\"");
+    let checks = [
+        (
+            format!("count(arroyo_operator_info{{{sel}, role=\"source\"}})"),
+            4.0,
+        ),
+        (
+            format!("count(arroyo_operator_info{{{sel}, role=\"sink\"}})"),
+            4.0,
+        ),
+        (
+            format!("count(arroyo_operator_info{{{sel}, role=\"operator\"}})"),
+            7.0,
+        ),
+        (format!("count(arroyo_operator_edge_info{{{sel}}})"), 11.0),
+        (format!("count(arroyo_operator_bottleneck{{{sel}}})"), 15.0),
+        (format!("sum(arroyo_operator_bottleneck{{{sel}}})"), 0.0),
+    ];
+    checks
+        .into_iter()
+        .filter_map(|(expr, want)| match value(expr.clone()) {
+            Some(got) if got == want => None,
+            got => Some(format!("steady graph: {expr} = {got:?}, expected {want}")),
+        })
+        .collect()
+}
+
 /// The loaded rules: alert names, and one line per rule that reports a problem.
 fn rules_state(prom: &Prometheus) -> (BTreeSet<String>, BTreeSet<String>) {
     let v = prom.api("/api/v1/rules");
@@ -454,8 +505,8 @@ fn rules_state(prom: &Prometheus) -> (BTreeSet<String>, BTreeSet<String>) {
     (alerts, unhealthy)
 }
 
-/// An active alert: (instance, alertname, job_id or "").
-type AlertKey = (String, String, String);
+/// An active alert: (instance, alertname, job_id or "", node_id or "").
+type AlertKey = (String, String, String, String);
 
 /// Active alerts: their state ("pending" or "firing") and all their labels.
 fn active_alerts(prom: &Prometheus) -> BTreeMap<AlertKey, (String, String)> {
@@ -466,7 +517,7 @@ fn active_alerts(prom: &Prometheus) -> BTreeMap<AlertKey, (String, String)> {
         let l = &a["labels"];
         let s = |k: &str| l[k].as_str().unwrap_or("").to_string();
         out.insert(
-            (s("instance"), s("alertname"), s("job_id")),
+            (s("instance"), s("alertname"), s("job_id"), s("node_id")),
             (
                 a["state"].as_str().unwrap_or("?").to_string(),
                 l.to_string(),
@@ -554,9 +605,10 @@ fn dashboards_and_rules_against_live_binaries() {
         }
     }
     let query_problems = check_queries(&prom, &queries, true);
+    problems.extend(graph_problems(&prom, &pairs[0].instance));
     let mut unhealthy = rules_state(&prom).1;
     let steady_alerts = active_alerts(&prom);
-    for ((instance, name, job), (state, labels)) in &steady_alerts {
+    for ((instance, name, job, _), (state, labels)) in &steady_alerts {
         problems.push(format!(
             "before any scenario: {name} is {state} for {instance} job {job:?}: {labels}"
         ));
@@ -589,12 +641,18 @@ fn dashboards_and_rules_against_live_binaries() {
     let mut tolerated_seen: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     loop {
         let t = switched.elapsed().as_secs();
-        for ((instance, name, job), (state, labels)) in active_alerts(&prom) {
+        for ((instance, name, job, _), (state, labels)) in active_alerts(&prom) {
             let scenario = by_instance.get(&instance).copied().unwrap_or("?");
             let case = CASES.iter().find(|c| c.scenario == scenario);
             let is_scenario_job = scenario_jobs.get(scenario) == Some(&job);
             let right_job = job.is_empty() || is_scenario_job;
-            let expected = case.and_then(|c| c.expect.iter().find(|e| **e == name));
+            let labelled = case.is_none_or(|c| {
+                let all: Value = serde_json::from_str(&labels).unwrap_or_default();
+                c.labels.iter().all(|(k, v)| all[*k] == *v)
+            });
+            let expected = case
+                .filter(|_| labelled)
+                .and_then(|c| c.expect.iter().find(|e| **e == name));
             let tolerated = case.and_then(|c| {
                 c.tolerate
                     .iter()
@@ -635,6 +693,24 @@ fn dashboards_and_rules_against_live_binaries() {
         std::thread::sleep(Duration::from_secs(1));
     }
     let elapsed = switched.elapsed();
+    // The exporter names node 4 of the backpressure pair's scenario job as its bottleneck
+    // (its node 1 is backpressured), and no other operator of that job.
+    if let Some(pair) = pairs.iter().find(|p| p.scenario == "backpressure") {
+        let job = &scenario_jobs["backpressure"];
+        let named = prom.query(&format!(
+            "arroyo_operator_bottleneck{{instance=\"{}\", job_id=\"{job}\"}} == 1",
+            pair.instance
+        ));
+        let nodes: Vec<&str> = named
+            .iter()
+            .filter_map(|r| r["metric"]["node_id"].as_str())
+            .collect();
+        if nodes != ["4"] {
+            problems.push(format!(
+                "backpressure scenario: bottleneck of job {job} is {nodes:?}, expected [\"4\"]"
+            ));
+        }
+    }
     // With the failure scenarios live (restarts, failed jobs, a controller gone), every
     // expression must still be accepted; empty answers are fine now.
     for problem in check_queries(&prom, &queries, false) {

@@ -9,6 +9,8 @@ local u = import '../lib/utils.libsonnet';
     local job = u.jobKey(c),
     local w(name) = u.words(c.alerts[name]['for']),
     local t = c.thresholds,
+    local operatorKey = u.labels(c, c.targetLabels + ['job_id', 'node_id']),
+    local targetJobKey = u.labels(c, c.targetLabels + ['job_id']),
     local running = '(arroyo_job_state{%s} == 1)' % m('arroyo_job_state="Running"'),
     local stopped = c.alerts.ArroyoInputStopped,
 
@@ -112,17 +114,44 @@ local u = import '../lib/utils.libsonnet';
             ||| % w('ArroyoInputStopped'),
             severity=stopped.severityWithoutHistory,
           ),
+          // Backpressure rises on the operators upstream of a slow one, so the alert
+          // names the slow one: the operator the exporter marks as the bottleneck
+          // (arroyo_operator_bottleneck: not backpressured itself while a direct upstream
+          // operator is) for at least half of the window, while the queues in front of it
+          // are fuller than backpressureRatio on average; $value is that upstream
+          // backpressure. Without the graph (no API: static jobs; or the topology
+          // collector off) the exporter cannot name the bottleneck, and every operator with sustained backpressure alerts
+          // instead (the slow one is downstream of it).
           u.alertRule(
             c,
             'ArroyoOperatorBackpressure',
-            'avg_over_time(arroyo_operator_backpressure_ratio{%s}[%s]) > %s\n'
-            % [m(), t.backpressureWindow, u.num(t.backpressureRatio)],
-            'Sustained backpressure on {{ $labels.operator_name }} in pipeline {{ $labels.pipeline_name }}',
+            |||
+              (
+                (avg_over_time(arroyo_operator_bottleneck{%(m)s}[%(w)s]) >= 0.5)
+                * 0 + on (%(op)s) group_left ()
+                (avg_over_time(arroyo_operator:arroyo_operator_backpressure_ratio:max_upstream[%(w)s]) > %(ratio)s)
+              )
+              or
+              (
+                avg_over_time(arroyo_operator_backpressure_ratio{%(m)s}[%(w)s]) > %(ratio)s
+                unless on (%(job)s) arroyo_operator_bottleneck{%(m)s}
+              )
+            ||| % {
+              m: m(),
+              w: t.backpressureWindow,
+              ratio: u.num(t.backpressureRatio),
+              op: operatorKey,
+              job: targetJobKey,
+            },
+            'Operator {{ $labels.operator_name }} holds back pipeline {{ $labels.pipeline_name }}',
             |||
               Operator "{{ $labels.operator_name }}" (node {{ $labels.node_id }}) of pipeline
-              {{ $labels.pipeline_name }} (job {{ $labels.job_id }}) has had its output queue
-              {{ $value | humanizePercentage }} full on average for %s: the operators
-              downstream of it do not keep up.
+              {{ $labels.pipeline_name }} (job {{ $labels.job_id }}) is the bottleneck: the output
+              queues of the operators feeding it have been {{ $value | humanizePercentage }} full
+              on average for %s while its own are not. It (or what it writes to) does not keep
+              up. Only for a job the exporter has no graph of (static jobs, no API) is the operator
+              named one whose own output queue is full instead; the slow one is then downstream
+              of it.
             ||| % w('ArroyoOperatorBackpressure'),
           ),
           u.alertRule(

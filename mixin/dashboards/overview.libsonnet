@@ -123,19 +123,61 @@ local g = import 'lib.libsonnet';
             g.override('Pipeline', { links: [x.pipelineDataLink] }),
           ],
         ), 24, 8),
+        g.panel(g.table(
+          'Top bottlenecks',
+          'The operators holding their jobs back, across every selected job: each is not '
+          + 'backpressured itself while an operator feeding it is (arroyo_operator_bottleneck),'
+          + ' ranked by how full the output queues in front of it are (top %d). Empty when '
+            % c.dashboards.topBottlenecks
+          + 'no job has a bottleneck.',
+          'none',
+          [
+            g.target(|||
+                       topk(%(n)d,
+                         max by (pipeline_name, job_id, node_id, operator_name) (arroyo_operator_bottleneck{%(f)s} == 1)
+                         * on (job_id, node_id) group_left ()
+                         max by (job_id, node_id) (arroyo_operator:arroyo_operator_backpressure_ratio:max_upstream{%(f)s})
+                       )
+                     ||| % { n: c.dashboards.topBottlenecks, f: f },
+                     ref='A',
+                     instant=true,
+                     table=true),
+          ],
+          transformations=[
+            {
+              id: 'organize',
+              options: {
+                excludeByName: { Time: true },
+                indexByName: { pipeline_name: 0, job_id: 1, node_id: 2, operator_name: 3, Value: 4 },
+                renameByName: {
+                  pipeline_name: 'Pipeline',
+                  job_id: 'Job',
+                  node_id: 'Node',
+                  operator_name: 'Bottleneck operator',
+                  Value: 'Backpressure in front of it',
+                },
+              },
+            },
+            { id: 'sortBy', options: { sort: [{ field: 'Backpressure in front of it', desc: true }] } },
+          ],
+          overrides=[
+            g.override('Backpressure in front of it', { unit: 'percentunit' }),
+            g.override('Pipeline', { links: [x.pipelineDataLink] }),
+          ],
+        ), 24, 6),
 
         g.row('Throughput'),
         g.panel(g.timeseries(
           'Input messages/s',
-          "Messages per second read by each pipeline's sources (operators that receive "
-          + "nothing), from the controller's smoothed rates.",
+          "Messages per second read by each pipeline's sources (operators without an "
+          + "incoming edge in the graph), from the controller's smoothed rates.",
           'short',
           [g.target(byJob('arroyo_pipeline:input_messages_per_second:sum'), '{{pipeline_name}}')],
         ), 12, 8),
         g.panel(g.timeseries(
           'Output messages/s',
-          "Messages per second received by each pipeline's sinks (operators that send "
-          + 'nothing).',
+          "Messages per second received by each pipeline's sinks (operators without an "
+          + 'outgoing edge in the graph).',
           'short',
           [g.target(byJob('arroyo_pipeline:output_messages_per_second:sum'), '{{pipeline_name}}')],
         ), 12, 8),

@@ -92,6 +92,48 @@ local g = import 'lib.libsonnet';
                                  'age',
                                  instant=true)],
                        steps=g.thresholds([['green', null], ['orange', 120], ['red', 300]])), 4, 4),
+        g.panel(g.table(
+          'Bottleneck',
+          'The operator holding the job back, as the exporter computes it from the graph: '
+          + 'not backpressured itself while an operator feeding it is '
+          + '(arroyo_operator_bottleneck = 1), and how full the output queues in front of it '
+          + 'are. Empty when no operator is backpressured (or the exporter has no graph of '
+          + 'the job). A sink shows here when it, or what it writes to, is slow.',
+          'none',
+          [
+            g.target('max by (pipeline_name, job_id, node_id, operator_name) (arroyo_operator_bottleneck{%s} == 1)' % f,
+                     ref='A',
+                     instant=true,
+                     table=true),
+            g.target(|||
+                       max by (pipeline_name, job_id, node_id) (
+                         arroyo_operator:arroyo_operator_backpressure_ratio:max_upstream{%s}
+                         and on (job_id, node_id) (arroyo_operator_bottleneck{%s} == 1)
+                       )
+                     ||| % [f, f],
+                     ref='B',
+                     instant=true,
+                     table=true),
+          ],
+          transformations=[
+            { id: 'merge', options: {} },
+            {
+              id: 'organize',
+              options: {
+                excludeByName: { Time: true, 'Value #A': true },
+                indexByName: { pipeline_name: 0, job_id: 1, node_id: 2, operator_name: 3, 'Value #B': 4 },
+                renameByName: {
+                  pipeline_name: 'Pipeline',
+                  job_id: 'Job',
+                  node_id: 'Node',
+                  operator_name: 'Bottleneck operator',
+                  'Value #B': 'Backpressure in front of it',
+                },
+              },
+            },
+          ],
+          overrides=[g.override('Backpressure in front of it', { unit: 'percentunit' })],
+        ), 24, 5),
 
         g.row('Throughput per operator'),
         g.panel(g.timeseries(
@@ -150,6 +192,21 @@ local g = import 'lib.libsonnet';
           max=1,
           steps=g.backpressureSteps,
         ), 12, 9),
+        g.panel(g.stateTimeline(
+          'Bottleneck over time',
+          'Which operator the exporter named as the bottleneck (1) over time: a bottleneck '
+          + 'that moves shows as the mark passing from one operator to another.',
+          'none',
+          [g.target(perOp('arroyo_operator_bottleneck'), opLegend)],
+          mappings=[{
+            type: 'value',
+            options: {
+              '0': { text: ' ', color: 'transparent', index: 0 },
+              '1': { text: 'bottleneck', color: 'red', index: 1 },
+            },
+          }],
+          steps=g.thresholds([['transparent', null], ['red', 1]]),
+        ), 24, 6),
         g.panel(g.stateTimeline(
           'Backpressure per subtask',
           'Output queue fill level of every subtask over time (green < 30%, yellow < 50%, '
@@ -249,10 +306,11 @@ local g = import 'lib.libsonnet';
         ), 12, 9),
         g.panel(g.table(
           'Operators',
-          "The job's graph nodes: id, kind, description (operator_name) and parallelism.",
+          "The job's graph nodes: id, role in the graph (source, operator, sink), kind, "
+          + 'description (operator_name) and parallelism.',
           'none',
           [
-            g.target('max by (job_id, node_id, operator_name, operator) (arroyo_operator_info{%s})' % fo,
+            g.target('max by (job_id, node_id, operator_name, operator, role) (arroyo_operator_info{%s})' % fo,
                      ref='A',
                      instant=true,
                      table=true),
@@ -267,10 +325,11 @@ local g = import 'lib.libsonnet';
               id: 'organize',
               options: {
                 excludeByName: { Time: true, 'Value #A': true },
-                indexByName: { job_id: 0, node_id: 1, operator: 2, operator_name: 3, 'Value #B': 4 },
+                indexByName: { job_id: 0, node_id: 1, role: 2, operator: 3, operator_name: 4, 'Value #B': 5 },
                 renameByName: {
                   job_id: 'Job',
                   node_id: 'Node',
+                  role: 'Role',
                   operator: 'Kind',
                   operator_name: 'Operator',
                   'Value #B': 'Parallelism',

@@ -13,11 +13,15 @@
 // Aggregations of the first kind use `without (…)` so that the labels Prometheus adds
 // reach Alertmanager.
 //
-// Sources and sinks: the JobMetrics RPC carries no topology, but Arroyo's own counters
-// give it away: a source never receives messages (messages_recv stays exactly 0, the
-// controller's EWMA of a zero delta is zero) and a sink never sends any. "Input" is what
-// operators with zero received messages send, "output" what operators with zero sent
-// messages receive.
+// Sources and sinks: the exporter reads them from the pipeline's graph, as the `role`
+// label of arroyo_operator_info (source: no incoming edge, sink: no outgoing edge).
+// "Input" is what the sources send, "output" what the sinks receive. Without the API
+// (static jobs, an older exporter) there is no role, and the rules fall back on the
+// operators' own counters: a source never receives messages (messages_recv stays
+// exactly 0, the controller's EWMA of a zero delta is zero) and a sink never sends any.
+// The fallback is only a guess: an operator that receives nothing for a while (input
+// stopped) or has sent nothing yet (a window not yet closed) looks like a source or a
+// sink too, so it is used only for jobs without any role.
 local u = import '../lib/utils.libsonnet';
 
 {
@@ -27,6 +31,33 @@ local u = import '../lib/utils.libsonnet';
     local jobKey = u.jobKey(c),
     local b = c.baselines,
     local t = c.thresholds,
+    local operatorKey = u.labels(c, c.targetLabels + ['job_id', 'node_id']),
+    local targetJobKey = u.labels(c, c.targetLabels + ['job_id']),
+
+    // The sum of `metric` over the operators of `role` (source or sink) by the graph;
+    // for jobs whose operators have no role, over the operators whose `zero` rate is 0.
+    local byRole(metric, role, zero) = |||
+      sum without (node_id, operator_name) (
+        %(metric)s{%(m)s}
+        and on (%(op)s) arroyo_operator_info{%(role)s}
+      )
+      or
+      (
+        sum without (node_id, operator_name) (
+          %(metric)s{%(m)s}
+          and (%(zero)s{%(m)s} == 0)
+        )
+        unless on (%(job)s) arroyo_operator_info{%(anyRole)s}
+      )
+    ||| % {
+      metric: metric,
+      zero: zero,
+      m: m(),
+      op: operatorKey,
+      job: targetJobKey,
+      role: m('role="%s"' % role),
+      anyRole: m('role!=""'),
+    },
 
     // The expected value from the baselines that exist: with three (yesterday, last
     // week, recent past) their median, so one odd day (a holiday, yesterday's outage or
@@ -68,39 +99,19 @@ local u = import '../lib/utils.libsonnet';
         rules: [
           {
             record: 'arroyo_pipeline:input_messages_per_second:sum',
-            expr: |||
-              sum without (node_id, operator_name) (
-                arroyo_operator_sent_messages_per_second{%s}
-                and (arroyo_operator_received_messages_per_second{%s} == 0)
-              )
-            ||| % [m(), m()],
+            expr: byRole('arroyo_operator_sent_messages_per_second', 'source', 'arroyo_operator_received_messages_per_second'),
           },
           {
             record: 'arroyo_pipeline:input_bytes_per_second:sum',
-            expr: |||
-              sum without (node_id, operator_name) (
-                arroyo_operator_sent_bytes_per_second{%s}
-                and (arroyo_operator_received_messages_per_second{%s} == 0)
-              )
-            ||| % [m(), m()],
+            expr: byRole('arroyo_operator_sent_bytes_per_second', 'source', 'arroyo_operator_received_messages_per_second'),
           },
           {
             record: 'arroyo_pipeline:output_messages_per_second:sum',
-            expr: |||
-              sum without (node_id, operator_name) (
-                arroyo_operator_received_messages_per_second{%s}
-                and (arroyo_operator_sent_messages_per_second{%s} == 0)
-              )
-            ||| % [m(), m()],
+            expr: byRole('arroyo_operator_received_messages_per_second', 'sink', 'arroyo_operator_sent_messages_per_second'),
           },
           {
             record: 'arroyo_pipeline:output_bytes_per_second:sum',
-            expr: |||
-              sum without (node_id, operator_name) (
-                arroyo_operator_received_bytes_per_second{%s}
-                and (arroyo_operator_sent_messages_per_second{%s} == 0)
-              )
-            ||| % [m(), m()],
+            expr: byRole('arroyo_operator_received_bytes_per_second', 'sink', 'arroyo_operator_sent_messages_per_second'),
           },
           {
             record: 'arroyo_pipeline:arroyo_operator_backpressure_ratio:max',
@@ -167,6 +178,22 @@ local u = import '../lib/utils.libsonnet';
       {
         name: 'arroyo.recording.operator',
         rules: [
+          // The highest backpressure among each operator's direct upstream operators
+          // (from the graph's edges, arroyo_operator_edge_info): how full the queues in
+          // front of it are. Operators without an upstream (sources) have none.
+          {
+            record: 'arroyo_operator:arroyo_operator_backpressure_ratio:max_upstream',
+            expr: |||
+              max without (src_node_id, dst_node_id, edge_type) (
+                label_replace(
+                  arroyo_operator_edge_info{%(m)s}
+                  * on (%(src)s) group_left ()
+                  label_replace(arroyo_operator_backpressure_ratio{%(m)s}, "src_node_id", "$1", "node_id", "(.+)"),
+                  "node_id", "$1", "dst_node_id", "(.+)"
+                )
+              )
+            ||| % { m: m(), src: u.labels(c, c.targetLabels + ['job_id', 'src_node_id']) },
+          },
           // Hottest subtask over the mean of its operator's subtasks (1 = perfectly even,
           // at most the parallelism). Operators that receive nothing (sources) are left out.
           {

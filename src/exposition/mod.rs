@@ -11,11 +11,13 @@
 //! - one file per source of Arroyo families, in the order [`render`] writes them:
 //!   `job_metrics.rs` (the controller's `JobMetrics` documents), `jobs.rs` (the job
 //!   list), `checkpoints.rs` (checkpoint summaries), `topology.rs` (pipelines and
-//!   their graphs).
+//!   their graphs), `bottleneck.rs` (the bottleneck operator, from graph and
+//!   backpressure).
 //!
 //! The exporter's own and process families live next to their counters, in
 //! [`crate::selfmetrics::render`], which [`render`] calls last.
 
+mod bottleneck;
 mod checkpoints;
 mod job_metrics;
 mod jobs;
@@ -84,6 +86,7 @@ pub fn render(snapshot: &Snapshot, format: Format, out: &mut Vec<u8>) {
     jobs::render(&mut w, snapshot, &api_views);
     checkpoints::render(&mut w, snapshot, &views);
     topology::render(&mut w, snapshot, &views, &api_views);
+    bottleneck::render(&mut w, snapshot, &views);
 
     crate::selfmetrics::render(&mut w, &snapshot.collectors, &snapshot.exporter);
 

@@ -140,6 +140,7 @@ pub(crate) fn small_snapshot() -> Snapshot {
             cpu_seconds_total: Some(1.25),
             open_fds: Some(12),
         },
+        bottleneck_threshold: Default::default(),
     }
 }
 

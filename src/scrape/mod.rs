@@ -31,6 +31,7 @@ use crate::arroyo::rest::RestClient;
 use crate::arroyo::rpc::RpcClient;
 use crate::arroyo::source::MetricsSource;
 use crate::config::{self, Config};
+use crate::model::bottleneck::Threshold;
 use crate::model::{
     state_runs, Checkpoint, CollectorStatus, Job, JobSnapshot, MetricsOutcome, Pipeline, Snapshot,
 };
@@ -240,6 +241,8 @@ impl Scraper {
             pipeline_tags: c.pipeline_tags.clone(),
             checkpoints,
             exporter: self.metrics.stats(),
+            bottleneck_threshold: Threshold::new(self.cfg.scrape.bottleneck_threshold)
+                .unwrap_or_default(),
         }
     }
 }

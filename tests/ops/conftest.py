@@ -28,6 +28,8 @@ EXPORTER_METRICS = {
       ("received_messages", "sent_messages", "received_bytes", "sent_bytes")),
     "arroyo_operator_backpressure_ratio",
     "arroyo_operator_info",
+    "arroyo_operator_edge_info",
+    "arroyo_operator_bottleneck",
     "arroyo_operator_parallelism",
     "arroyo_job_state",
     "arroyo_job_running_desired",

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use crate::docgen::{hash, Effect, Rng};
 use crate::release::Release;
-use crate::scenario::Scenario;
+use crate::scenario::{bottleneck_position, Scenario, BOTTLENECK_MOVE_PERIOD_MICROS};
 use crate::state::{MetricsSource, SimCheckpoint, SimJob, SimNode, SimPipeline, SimState, World};
 
 /// Period of the restart loop.
@@ -155,6 +155,20 @@ impl World {
                         }
                     }
                     Scenario::CheckpointsStalled => stalled = true,
+                    Scenario::BottleneckMoves => {
+                        let elapsed = now.saturating_sub(since);
+                        if let Some(pos) = bottleneck_position(nodes.len(), elapsed) {
+                            let phase_start = now - elapsed % BOTTLENECK_MOVE_PERIOD_MICROS;
+                            for &(node_id, _) in &nodes[..pos] {
+                                job.effects.push(Effect::Backpressure {
+                                    node_id,
+                                    since_micros: phase_start,
+                                    low: 0.8,
+                                    high: 0.95,
+                                });
+                            }
+                        }
+                    }
                     Scenario::Steady | Scenario::ControllerDown => {}
                 }
             }
@@ -444,6 +458,61 @@ mod tests {
         assert!(!w.switch_scenario(Scenario::ControllerDown, NOW + 50_000_000));
         assert!(w.switch_scenario(Scenario::Steady, NOW + 60_000_000));
         assert_eq!(w.job(&id).unwrap().state, "Running");
+    }
+
+    /// The scenario job's newest operator backpressure (max over subtasks) by node id.
+    fn backpressure_at(w: &World, now: u64) -> Vec<(String, f64)> {
+        use crate::facts::MetricName;
+        use crate::state::DocPlan;
+        let Some(DocPlan::Spec(spec)) = w.controller_doc(&w.jobs[0].id, now) else {
+            panic!("no generated document");
+        };
+        let mut out: Vec<(String, f64)> = Vec::new();
+        for p in spec.newest() {
+            if p.name != MetricName::Backpressure {
+                continue;
+            }
+            match out.iter_mut().find(|(n, _)| *n == p.node_id) {
+                Some(e) => e.1 = e.1.max(p.point.value),
+                None => out.push((p.node_id.clone(), p.point.value)),
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn bottleneck_moves_and_comes_back() {
+        let mut w = demo_world(Release::Main, 2, 2, 3, NOW);
+        w.switch_scenario(Scenario::BottleneckMoves, NOW);
+        let high = |v: &[(String, f64)]| -> Vec<String> {
+            v.iter()
+                .filter(|(_, x)| *x >= 0.8)
+                .map(|(n, _)| n.clone())
+                .collect()
+        };
+        let low_elsewhere = |v: &[(String, f64)]| v.iter().all(|(_, x)| *x >= 0.8 || *x < 0.05);
+        let p = BOTTLENECK_MOVE_PERIOD_MICROS;
+        // Phase 0: the source is backpressured (node 1 is slow).
+        let at = NOW + 10_000_000;
+        w.advance(at);
+        let bp = backpressure_at(&w, at);
+        assert_eq!(bp.len(), 4);
+        assert_eq!(high(&bp), ["0"], "{bp:?}");
+        assert!(low_elsewhere(&bp), "{bp:?}");
+        // Phase 1: node 4 is slow, 0 and 1 are backpressured.
+        let at = NOW + p + 10_000_000;
+        w.advance(at);
+        let mut h = high(&backpressure_at(&w, at));
+        h.sort();
+        assert_eq!(h, ["0", "1"]);
+        // Back to phase 0; the other job is untouched throughout.
+        let at = NOW + 2 * p + 10_000_000;
+        w.advance(at);
+        assert_eq!(high(&backpressure_at(&w, at)), ["0"]);
+        assert!(w.jobs[1].effects.is_empty());
+        // Steady again: nothing is backpressured.
+        w.switch_scenario(Scenario::Steady, at);
+        assert!(high(&backpressure_at(&w, at + 10_000_000)).is_empty());
     }
 
     #[test]

@@ -118,7 +118,7 @@ pub use docgen::{
 pub use facts::{MetricName, NewestPoint, Point};
 pub use fixtures::fixture_world;
 pub use release::{legacy_operator_id, wire_node_id, Release};
-pub use scenario::Scenario;
+pub use scenario::{bottleneck_position, Scenario, BOTTLENECK_MOVE_PERIOD_MICROS};
 pub use state::{
     ApiFaults, DocPlan, MetricsSource, RpcFaults, SimCheckpoint, SimJob, SimNode, SimPipeline,
     SimState, World,

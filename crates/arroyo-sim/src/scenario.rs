@@ -27,11 +27,33 @@ pub enum Scenario {
     CheckpointsStalled,
     /// The gRPC listener is closed (the REST API still serves; its metrics bridge fails).
     ControllerDown,
+    /// A bottleneck that moves: for [`BOTTLENECK_MOVE_PERIOD_MICROS`] the scenario job's
+    /// second node is slow (the source upstream of it has backpressure between 0.8 and
+    /// 0.95), then a node further down is (every node upstream of it is backpressured),
+    /// then the second node again, and so on. See [`bottleneck_position`].
+    BottleneckMoves,
+}
+
+/// How long the bottleneck of [`Scenario::BottleneckMoves`] stays in one place.
+pub const BOTTLENECK_MOVE_PERIOD_MICROS: u64 = 180_000_000;
+
+/// Where the bottleneck of [`Scenario::BottleneckMoves`] is, `elapsed_micros` after the
+/// switch, in a chain of `nodes` nodes: its position in the chain (first = source). The
+/// nodes before it are backpressured. Phase 0 is position 1; phase 1 is position
+/// `max(2, nodes - 2)` (the node before the sink, or the sink of a 3-node chain); `None`
+/// for a chain of fewer than 2 nodes.
+pub fn bottleneck_position(nodes: usize, elapsed_micros: u64) -> Option<usize> {
+    if nodes < 2 {
+        return None;
+    }
+    let phase = (elapsed_micros / BOTTLENECK_MOVE_PERIOD_MICROS) % 2;
+    let later = nodes.saturating_sub(2).max(2).min(nodes - 1);
+    Some(if phase == 0 { 1 } else { later })
 }
 
 impl Scenario {
     /// Every scenario.
-    pub const ALL: [Scenario; 8] = [
+    pub const ALL: [Scenario; 9] = [
         Scenario::Steady,
         Scenario::ThroughputDrop,
         Scenario::Backpressure,
@@ -40,6 +62,7 @@ impl Scenario {
         Scenario::RestartLoop,
         Scenario::CheckpointsStalled,
         Scenario::ControllerDown,
+        Scenario::BottleneckMoves,
     ];
 
     /// Kebab-case name (`steady`, `throughput-drop`, ...).
@@ -53,6 +76,7 @@ impl Scenario {
             Scenario::RestartLoop => "restart-loop",
             Scenario::CheckpointsStalled => "checkpoints-stalled",
             Scenario::ControllerDown => "controller-down",
+            Scenario::BottleneckMoves => "bottleneck-moves",
         }
     }
 
@@ -91,5 +115,18 @@ mod tests {
         }
         assert_eq!(Scenario::parse("job_failed"), Some(Scenario::JobFailed));
         assert!("nope".parse::<Scenario>().is_err());
+    }
+
+    #[test]
+    fn bottleneck_moves_between_two_positions() {
+        let p = BOTTLENECK_MOVE_PERIOD_MICROS;
+        assert_eq!(bottleneck_position(4, 0), Some(1));
+        assert_eq!(bottleneck_position(4, p - 1), Some(1));
+        assert_eq!(bottleneck_position(4, p), Some(2));
+        assert_eq!(bottleneck_position(4, 2 * p), Some(1));
+        assert_eq!(bottleneck_position(3, p), Some(2));
+        assert_eq!(bottleneck_position(6, p), Some(4));
+        assert_eq!(bottleneck_position(2, p), Some(1));
+        assert_eq!(bottleneck_position(1, 0), None);
     }
 }

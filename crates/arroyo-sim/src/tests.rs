@@ -356,6 +356,27 @@ async fn rest_shapes_per_release() {
                 assert_eq!(p["graph"]["edges"][0]["srcId"], "source_0");
             }
         }
+        // Every release serves the graph's edges, in its casing and with its node ids.
+        let (node_key, src_key, dst_key, type_key) = match release {
+            Release::Main | Release::V0_15 => ("node_id", "src_id", "dest_id", "edge_type"),
+            Release::V0_13 | Release::V0_11 => ("nodeId", "srcId", "destId", "edgeType"),
+        };
+        let ids: Vec<&serde_json::Value> = p["graph"]["nodes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| &n[node_key])
+            .collect();
+        let edges = p["graph"]["edges"].as_array().unwrap();
+        assert_eq!(edges.len(), ids.len() - 1, "{release:?}");
+        for (i, e) in edges.iter().enumerate() {
+            assert_eq!(&e[src_key], ids[i], "{release:?} {e}");
+            assert_eq!(&e[dst_key], ids[i + 1], "{release:?} {e}");
+            assert!(
+                matches!(e[type_key].as_str(), Some("Forward" | "Shuffle")),
+                "{e}"
+            );
+        }
         let (st, pj) = get_json(&format!("{base}/pipelines/{PID}/jobs")).await;
         assert_eq!((st, pj["data"].as_array().unwrap().len()), (200, 1));
         let (st, _) = get_json(&format!("{base}/pipelines/pl_nope/jobs")).await;

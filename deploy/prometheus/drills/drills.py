@@ -19,11 +19,14 @@ from series import (D, H, STALE, JobSpec, Noise, Series, at, business_hours, con
 @dataclass
 class Incident:
     """An incident `alert` must catch: it starts at minute `start` and is over at `end`
-    (None: lasts to the end of the drill)."""
+    (None: lasts to the end of the drill). With `labels`, only an alert carrying them
+    catches it (say the bottleneck's node_id), and the same alert with other values is
+    a false alert."""
     alert: str
     start: int
     end: Optional[int] = None
     severity: Optional[str] = None
+    labels: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -581,6 +584,36 @@ def operator_drill(name, n, title, backpressure=None, subtasks=None, catch=(), a
                  list(catch), list(allow), description)
 
 
+# The chain of the graph drills: node id, operator name.
+CHAIN = [("0", "source"), ("2", "join"), ("3", "window"), ("5", "sink")]
+BOTTLENECK_THRESHOLD = 0.5  # the exporter's default scrape.bottleneck-threshold
+
+
+def graph_drill(name, n, title, backpressure, catch=(), allow=(), description=""):
+    """A job whose exporter has the graph: the chain CHAIN with its edges, each node's
+    backpressure per minute (`backpressure`: node id -> values; others stay at 0.02), and
+    arroyo_operator_bottleneck as the exporter computes it from them."""
+    job = healthy_job(n, job_id(name), name, [250.0] * n)
+    base = {"job": "arroyo-exporter", "instance": name, "job_id": job.job_id,
+            "pipeline_id": job.pipeline_id, "pipeline_name": name}
+    bp = {node: backpressure.get(node, const(n, 0.02)) for node, _ in CHAIN}
+    for (src, _), (dst, _) in zip(CHAIN, CHAIN[1:]):
+        job.extra.append(Series("arroyo_operator_edge_info",
+                                {**base, "src_node_id": src, "dst_node_id": dst,
+                                 "edge_type": "Forward"}, const(n, 1.0), compress=False))
+    for pos, (node, op) in enumerate(CHAIN):
+        labels = {**base, "node_id": node, "operator_name": op}
+        job.extra.append(Series("arroyo_operator_backpressure_ratio", labels, bp[node],
+                                compress=False))
+        up = CHAIN[pos - 1][0] if pos > 0 else None
+        named = [1.0 if up is not None and bp[up][m] >= BOTTLENECK_THRESHOLD
+                 and bp[node][m] < BOTTLENECK_THRESHOLD else 0.0 for m in range(n)]
+        job.extra.append(Series("arroyo_operator_bottleneck", dict(labels), named,
+                                compress=False))
+    return Drill(name, title, target_series(name, n, const(n, 1.0), jobs=(job,)),
+                 list(catch), list(allow), description)
+
+
 def jittered(n, seed, level, amp):
     import random
     rng = random.Random(seed)
@@ -608,6 +641,31 @@ def operators_1d() -> Group:
         operator_drill("backpressure-bursts", n,
                        "95 % backpressure for 4 minutes every 30 minutes (batches)",
                        backpressure=bursts),
+        graph_drill("bottleneck", n,
+                    "the window is slow from 10:00 to 12:00: the source's and the join's "
+                    "output queues are 80–90 % full",
+                    backpressure={"0": bp, "2": [round(v - 0.03, 2) if v >= 0.8 else v
+                                                for v in bp]},
+                    catch=[Incident("ArroyoOperatorBackpressure", t, t + 120,
+                                    labels={"node_id": "3"})],
+                    description="The exporter has the graph and names the window (node 3) "
+                                "as the bottleneck; only it may alert, not the source or "
+                                "the join upstream of it."),
+        graph_drill("bottleneck-moves", n,
+                    "the join is slow from 10:00 to 11:00 (the source is backpressured), "
+                    "then the window until 13:00 (the source and the join are)",
+                    backpressure={"0": [0.85 if t <= m < t + 180 else 0.02 for m in range(n)],
+                                  "2": [0.85 if t + 60 <= m < t + 180 else 0.02
+                                        for m in range(n)]},
+                    catch=[Incident("ArroyoOperatorBackpressure", t, t + 60,
+                                    labels={"node_id": "2"}),
+                           Incident("ArroyoOperatorBackpressure", t + 60, t + 180,
+                                    labels={"node_id": "3"})],
+                    description="The alert follows the bottleneck: the join first, then the "
+                                "window."),
+        graph_drill("bottleneck-bursts", n,
+                    "the window is slow for 4 minutes every 30 minutes (batches)",
+                    backpressure={"0": bursts, "2": bursts}),
         operator_drill("skew", n,
                        "4 subtasks at 100/s (±10 %); subtask 0 gets 5× from 10:00 (a hot key)",
                        subtasks=skew, catch=[Incident("ArroyoSubtaskSkew", t)]),

@@ -40,7 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -292,6 +292,8 @@ class IncidentResult:
     goal: int | None
     # share of the incident's minutes from the first firing to its end with the alert firing
     held: float | None = None
+    # labels the alert must carry (the incident's)
+    labels: dict = field(default_factory=dict)
 
     @property
     def delay(self):
@@ -308,6 +310,11 @@ class FalseAlert:
     episode: Episode
     minutes: int
     learning: bool
+
+
+def has_labels(ep, labels: dict) -> bool:
+    """Whether the alert episode carries every label of `labels` (an incident's)."""
+    return all(ep.labels.get(k) == v for k, v in labels.items())
 
 
 def judge(group, timeline, rules):
@@ -328,6 +335,7 @@ def judge(group, timeline, rules):
             goal = goal_minutes(rules, inc.alert, inc.severity)
             firsts = [max(e.start, inc.start) for e in eps
                       if e.alert == inc.alert and (inc.severity is None or e.severity == inc.severity)
+                      and has_labels(e, inc.labels)
                       and e.end >= inc.start and (inc.end is None or e.start <= inc.end)]
             first = min(firsts) if firsts else None
             held = None
@@ -335,21 +343,22 @@ def judge(group, timeline, rules):
                 last = (inc.end if inc.end is not None else group.minutes) - 1
                 firing = set()
                 for e in eps:
-                    if e.alert == inc.alert and (inc.severity is None or e.severity == inc.severity):
+                    if e.alert == inc.alert and (inc.severity is None or e.severity == inc.severity) \
+                            and has_labels(e, inc.labels):
                         firing |= set(range(e.start, e.end + 1))
                 span = range(first, max(first, last) + 1)
                 held = sum(1 for mm in span if mm in firing) / len(span)
             incidents.append(IncidentResult(drill.name, inc.alert, inc.severity, inc.start,
-                                            first, goal, held))
+                                            first, goal, held, dict(inc.labels)))
             end = (inc.end if inc.end is not None else group.minutes) + CLEAR_GRACE \
                 + keep_for(rules, inc.alert)
-            windows.append((inc.alert, None, inc.start, end, False))
+            windows.append((inc.alert, None, inc.start, end, False, inc.labels))
         for a in drill.allow:
-            windows.append((a.alert, a.severity, a.start, a.end, a.learning))
+            windows.append((a.alert, a.severity, a.start, a.end, a.learning, {}))
         for ep in eps:
             # an alert that starts in a learning window counts as a learning alert
             at_start = [w for w in windows if w[0] == ep.alert and w[2] <= ep.start <= w[3]
-                        and (w[1] is None or w[1] == ep.severity)]
+                        and (w[1] is None or w[1] == ep.severity) and has_labels(ep, w[5])]
             started_learning = bool(at_start) and all(w[4] for w in at_start)
             if started_learning:
                 false_alerts.append(FalseAlert(drill.name, ep, ep.end - ep.start + 1, True))
@@ -357,7 +366,7 @@ def judge(group, timeline, rules):
             bad, learn = 0, 0
             for mm in range(ep.start, ep.end + 1):
                 cover = [w for w in windows if w[0] == ep.alert and w[2] <= mm <= w[3]
-                         and (w[1] is None or w[1] == ep.severity)]
+                         and (w[1] is None or w[1] == ep.severity) and has_labels(ep, w[5])]
                 if not cover:
                     bad += 1
                 elif all(w[4] for w in cover):
@@ -557,6 +566,8 @@ def render_doc(groups, rules, incidents, false_alerts, runtime_note: str) -> str
             incs = [i for i in incidents if i.drill == d.name]
             for i in incs:
                 sev = f" ({i.severity})" if i.severity else ""
+                if i.labels:
+                    sev += " for " + ", ".join(f"`{k}={v}`" for k, v in sorted(i.labels.items()))
                 res = ("not in the rules" if i.goal is None else
                        "**missed**" if i.first is None else
                        f"fired after {i.delay} min" + ("" if i.caught else

@@ -37,7 +37,8 @@ pub fn decode_pipelines_page(body: &[u8]) -> Result<PipelinesPage, DecodeError> 
 }
 
 /// Decodes `GET /api/v1/pipelines/{id}`: one pipeline, its graph nodes as `operators`
-/// keyed by node id (numbers in decimal), and its `tags` (main only; absent or `null` is
+/// keyed by node id (numbers in decimal), its graph edges (`src_id`, `dest_id`,
+/// `edge_type`; absent or `null` is none), and its `tags` (main only; absent or `null` is
 /// empty, `null` tag values are dropped).
 pub fn decode_pipeline(body: &[u8]) -> Result<model::Pipeline, DecodeError> {
     let raw: RawPipeline = run_seed(DOC_PIPELINE, body, PhantomData)?;
@@ -115,6 +116,19 @@ struct RawPipeline {
 struct RawGraph {
     #[serde(default, deserialize_with = "null_as_default")]
     nodes: Vec<RawNode>,
+    #[serde(default, deserialize_with = "null_as_default")]
+    edges: Vec<RawEdge>,
+}
+
+/// `{src_id, dest_id, edge_type}` (camelCase up to v0.14; ids are words before v0.13).
+#[derive(Deserialize)]
+struct RawEdge {
+    #[serde(alias = "srcId", deserialize_with = "node_id_string")]
+    src_id: String,
+    #[serde(alias = "destId", deserialize_with = "node_id_string")]
+    dest_id: String,
+    #[serde(alias = "edgeType")]
+    edge_type: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -128,10 +142,16 @@ struct RawNode {
 
 impl RawPipeline {
     fn into_model(self) -> model::Pipeline {
-        let operators = self
-            .graph
-            .map(|g| g.nodes)
-            .unwrap_or_default()
+        let (nodes, edges) = self.graph.map(|g| (g.nodes, g.edges)).unwrap_or_default();
+        let edges = edges
+            .into_iter()
+            .map(|e| model::Edge {
+                src_node_id: e.src_id,
+                dst_node_id: e.dest_id,
+                edge_type: e.edge_type.unwrap_or_default(),
+            })
+            .collect();
+        let operators = nodes
             .into_iter()
             .map(|n| {
                 let op = model::Operator {
@@ -155,6 +175,7 @@ impl RawPipeline {
             checkpoint_interval_micros: self.checkpoint_interval_micros,
             operators,
             tags,
+            edges,
         }
     }
 }
@@ -461,6 +482,116 @@ mod tests {
             );
         }
         assert!(p.tags.is_empty());
+        let edges: Vec<(&str, &str, &str)> = p
+            .edges
+            .iter()
+            .map(|e| {
+                (
+                    e.src_node_id.as_str(),
+                    e.dst_node_id.as_str(),
+                    e.edge_type.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            edges,
+            [
+                ("0", "1", "Forward"),
+                ("1", "4", "Shuffle"),
+                ("4", "6", "Forward")
+            ]
+        );
+        let roles: Vec<_> = ["0", "1", "4", "6", "7"]
+            .iter()
+            .map(|n| p.role(n).map(model::OperatorRole::as_str))
+            .collect();
+        assert_eq!(
+            roles,
+            [
+                Some("source"),
+                Some("operator"),
+                Some("operator"),
+                Some("sink"),
+                None
+            ]
+        );
+    }
+
+    #[test]
+    fn pipeline_edges_variants() {
+        // v0.11/v0.12: camelCase, word node ids.
+        let p = decode_pipeline(
+            br#"{"id":"pl_x","graph":{
+                 "nodes":[{"nodeId":"source_0"},{"nodeId":"value_1"},{"nodeId":"sink_2"}],
+                 "edges":[{"srcId":"source_0","destId":"value_1","keyType":"()","edgeType":"Forward"},
+                          {"srcId":"value_1","destId":"sink_2","edgeType":null}]}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            p.edges,
+            vec![
+                model::Edge {
+                    src_node_id: "source_0".into(),
+                    dst_node_id: "value_1".into(),
+                    edge_type: "Forward".into(),
+                },
+                model::Edge {
+                    src_node_id: "value_1".into(),
+                    dst_node_id: "sink_2".into(),
+                    edge_type: String::new(),
+                },
+            ]
+        );
+        assert_eq!(p.role("source_0"), Some(model::OperatorRole::Source));
+        assert_eq!(p.role("value_1"), Some(model::OperatorRole::Operator));
+        assert_eq!(p.role("sink_2"), Some(model::OperatorRole::Sink));
+        // v0.13/v0.14: camelCase with numbers; fan-in and fan-out.
+        let p = decode_pipeline(
+            br#"{"id":"pl_y","graph":{
+                 "nodes":[{"nodeId":1},{"nodeId":2},{"nodeId":3},{"nodeId":4},{"nodeId":5}],
+                 "edges":[{"srcId":1,"destId":3,"edgeType":"Shuffle"},{"srcId":2,"destId":3,"edgeType":"Shuffle"},
+                          {"srcId":3,"destId":4,"edgeType":"Forward"},{"srcId":3,"destId":5,"edgeType":"Forward"}]}}"#,
+        )
+        .unwrap();
+        let roles: Vec<&str> = p
+            .operators
+            .keys()
+            .map(|n| p.role(n).unwrap().as_str())
+            .collect();
+        assert_eq!(roles, ["source", "source", "operator", "sink", "sink"]);
+        // No edges: one node is a source; several nodes have no known role.
+        let one = decode_pipeline(br#"{"id":"p","graph":{"nodes":[{"node_id":0}],"edges":null}}"#)
+            .unwrap();
+        assert!(one.edges.is_empty());
+        assert_eq!(one.role("0"), Some(model::OperatorRole::Source));
+        let two = decode_pipeline(br#"{"id":"p","graph":{"nodes":[{"node_id":0},{"node_id":1}]}}"#)
+            .unwrap();
+        assert_eq!((two.role("0"), two.role("1")), (None, None));
+        for (body, want) in [
+            (
+                r#"{"id":"pl","graph":{"edges":[{"dest_id":1}]}}"#,
+                "missing field `src_id`",
+            ),
+            (
+                r#"{"id":"pl","graph":{"edges":[{"src_id":1}]}}"#,
+                "missing field `dest_id`",
+            ),
+            (
+                r#"{"id":"pl","graph":{"edges":[{"src_id":1,"dest_id":2.5}]}}"#,
+                "node id",
+            ),
+            (
+                r#"{"id":"pl","graph":{"edges":[{"src_id":1,"dest_id":2,"edge_type":3}]}}"#,
+                "invalid type",
+            ),
+            (r#"{"id":"pl","graph":{"edges":{}}}"#, "invalid type"),
+        ] {
+            let err = decode_pipeline(body.as_bytes()).unwrap_err().to_string();
+            assert!(
+                err.starts_with("cannot decode pipeline: ") && err.contains(want),
+                "{body}: {err}"
+            );
+        }
     }
 
     #[test]

@@ -41,7 +41,7 @@ struct Args {
     parallelism: u32,
 
     /// Scenario at start: steady, throughput-drop, backpressure, skew, job-failed,
-    /// restart-loop, checkpoints-stalled or controller-down.
+    /// restart-loop, checkpoints-stalled, controller-down or bottleneck-moves.
     #[arg(long, default_value = "steady", env = "ARROYO_SIM_SCENARIO")]
     scenario: Scenario,
 
