@@ -20,8 +20,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use arroyo_exporter::arroyo::error::ErrorKind;
 use arroyo_exporter::exposition::{render, Format, MetricType, Writer};
 use arroyo_exporter::model::{
-    CollectorStatus, ErrorCount, ExporterStats, Job, JobMetrics, JobSnapshot, MetricKind,
-    MetricsOutcome, Operator, Pipeline, Point, Snapshot, SubtaskSample,
+    ArroyoBuild, CheckpointDetails, CheckpointPhase, CollectorStatus, ErrorCount, ExporterStats,
+    Job, JobErrorCounts, JobMetrics, JobSnapshot, MetricKind, MetricsOutcome, Operator,
+    OperatorCheckpoint, Pipeline, Point, Snapshot, SubtaskSample,
 };
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -778,7 +779,8 @@ fn check_snapshot(snapshot: &Snapshot) -> Result<(), String> {
     let mut got: BTreeMap<SeriesKey, f64> = BTreeMap::new();
     for f in &families {
         if !((f.name.starts_with("arroyo_subtask_") || f.name.starts_with("arroyo_operator_"))
-            && f.name != "arroyo_operator_parallelism")
+            && f.name != "arroyo_operator_parallelism"
+            && !f.name.starts_with("arroyo_operator_last_checkpoint_"))
         {
             continue;
         }
@@ -932,6 +934,38 @@ fn nasty_snapshot() -> Snapshot {
         topology: true,
         pipeline_tags: vec!["team".to_string(), "env \"x\"".to_string()],
         checkpoints: Default::default(),
+        checkpoint_details: [(
+            "job_\"1\"\n".to_string(),
+            std::sync::Arc::new(CheckpointDetails {
+                epoch: 3,
+                operators: vec![
+                    OperatorCheckpoint {
+                        operator_id: "value_1".to_string(),
+                        bytes: u64::MAX,
+                        phase_seconds: [(CheckpointPhase::Sync, 1e-6)].into(),
+                    },
+                    OperatorCheckpoint {
+                        operator_id: "op \"\\\n".to_string(),
+                        bytes: 7,
+                        phase_seconds: [(CheckpointPhase::Committing, 2.5)].into(),
+                    },
+                ],
+            }),
+        )]
+        .into(),
+        job_errors: [(
+            "job_2".to_string(),
+            JobErrorCounts {
+                counts: [(("user".to_string(), "o\"p\n".to_string()), u64::MAX)].into(),
+                last_error_seconds: Some(1_795_608_670.000001),
+            },
+        )]
+        .into(),
+        arroyo_build: Some(ArroyoBuild {
+            service: "cluster".to_string(),
+            version: "0.16.0-\"dev\"\n".to_string(),
+            git_sha: "\\sha".to_string(),
+        }),
         exporter: ExporterStats {
             version: "0.1.0-\"dev\"".to_string(),
             revision: "abc\\123\n".to_string(),
@@ -1333,6 +1367,9 @@ fn snapshot() -> impl Strategy<Value = Snapshot> {
                 topology: up,
                 pipeline_tags: vec!["team".to_string()],
                 checkpoints: Default::default(),
+                checkpoint_details: Default::default(),
+                job_errors: Default::default(),
+                arroyo_build: None,
                 exporter,
             },
         )
