@@ -27,11 +27,17 @@ pub enum Scenario {
     CheckpointsStalled,
     /// The gRPC listener is closed (the REST API still serves; its metrics bridge fails).
     ControllerDown,
+    /// The scenario job's state grows without bound: every stateful subtask adds 4 MiB
+    /// per checkpoint epoch.
+    GrowingState,
+    /// The scenario job writes a burst of 25 error rows (invalid data dropped by its
+    /// second operator), then one row per 5 s per subtask, as Arroyo's rate limit allows.
+    ErrorBurst,
 }
 
 impl Scenario {
     /// Every scenario.
-    pub const ALL: [Scenario; 8] = [
+    pub const ALL: [Scenario; 10] = [
         Scenario::Steady,
         Scenario::ThroughputDrop,
         Scenario::Backpressure,
@@ -40,6 +46,8 @@ impl Scenario {
         Scenario::RestartLoop,
         Scenario::CheckpointsStalled,
         Scenario::ControllerDown,
+        Scenario::GrowingState,
+        Scenario::ErrorBurst,
     ];
 
     /// Kebab-case name (`steady`, `throughput-drop`, ...).
@@ -53,6 +61,8 @@ impl Scenario {
             Scenario::RestartLoop => "restart-loop",
             Scenario::CheckpointsStalled => "checkpoints-stalled",
             Scenario::ControllerDown => "controller-down",
+            Scenario::GrowingState => "growing-state",
+            Scenario::ErrorBurst => "error-burst",
         }
     }
 
