@@ -168,6 +168,8 @@ async fn binary_serves_metrics_and_stops_on_sigterm() {
             &arroyo.api_url(),
             "--api.token-file",
             token_file.path().to_str().unwrap(),
+            "--admin.endpoint",
+            &arroyo.admin_url(),
             "--log.format",
             "json",
         ])
@@ -200,6 +202,12 @@ async fn binary_serves_metrics_and_stops_on_sigterm() {
         })
         .count();
     assert_eq!(n, 2, "{body}");
+    // --admin.endpoint reaches the simulated admin port: Arroyo's version.
+    assert!(
+        samples.iter().any(|s| s.name == "arroyo_build_info"
+            && s.labels.get("version").map(String::as_str) == Some("0.16.0-dev")),
+        "{body}"
+    );
 
     // SIGTERM: graceful shutdown, exit code 0.
     let pid = child.id().to_string();

@@ -248,12 +248,14 @@ impl Pair {
     ) -> Pair {
         let rpc = format!("127.0.0.1:{}", free_port());
         let api = format!("127.0.0.1:{}", free_port());
+        let admin = format!("127.0.0.1:{}", free_port());
         let web = format!("127.0.0.1:{}", free_port());
         let sim = Proc::spawn(
             format!("arroyo-exporter-sim ({scenario})"),
             Command::new(sim_bin)
                 .args(["--arroyo-release", "main", "--scenario", "steady"])
                 .args(["--rpc-listen", &rpc, "--api-listen", &api])
+                .args(["--admin-listen", &admin])
                 .args(["--pipelines", &pipelines.to_string(), "--parallelism", "2"])
                 .args(["--seed", &seed.to_string()])
                 .env("RUST_LOG", "info")
@@ -266,6 +268,7 @@ impl Pair {
                 .arg(format!("--web.listen-address={web}"))
                 .arg(format!("--controller.endpoint=http://{rpc}"))
                 .arg(format!("--api.endpoint=http://{api}"))
+                .arg(format!("--admin.endpoint=http://{admin}"))
                 .env("NO_COLOR", "1"),
             logs.join(format!("exporter-{scenario}.log")),
         );

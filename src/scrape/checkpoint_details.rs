@@ -3,9 +3,9 @@
 //! spans per chained operator) and keeps the answer until a newer epoch completes.
 //!
 //! Its calls share the budget `collectors.checkpoint-calls-per-scrape` with the
-//! checkpoint lists: the lists go first, but leave up to half the budget to the epochs
-//! already known to lack details, so neither starves the other when there are more jobs
-//! than calls.
+//! checkpoint lists: the lists go first, but leave up to half the budget (rounded up) to
+//! the epochs already known to lack details, so neither starves the other when there are
+//! more jobs than calls.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -46,7 +46,8 @@ impl DetailsState {
 impl Scraper {
     /// How many of this scrape's checkpoint calls to keep for details: the number of
     /// running jobs (`(job id, pipeline id)`) whose newest completed epoch, as last read,
-    /// has no details yet, at most half the budget. 0 when the collector is off.
+    /// has no details yet, at most half the budget (rounded up, so a budget of one
+    /// alternates between a list and a details call). 0 when the collector is off.
     pub(super) fn checkpoint_details_reserve(&self, jobs: &[(String, String)]) -> usize {
         if !self.cfg.collectors.checkpoint_details {
             return 0;
@@ -67,7 +68,7 @@ impl Scraper {
         };
         self.details
             .missing(&newest)
-            .min(self.cfg.collectors.checkpoint_calls_per_scrape / 2)
+            .min(self.cfg.collectors.checkpoint_calls_per_scrape.div_ceil(2))
     }
 
     /// Reads the details of the newest completed checkpoint of running jobs

@@ -12,8 +12,8 @@ use crate::arroyo::hint;
 use crate::model::CheckpointSummary;
 
 impl Scraper {
-    /// Reads checkpoints of running jobs (`(job id, pipeline id)`): at most `limit` calls
-    /// (at least one), oldest answers first; the other jobs reuse their last answer.
+    /// Reads checkpoints of running jobs (`(job id, pipeline id)`): at most `limit` calls,
+    /// oldest answers first; the other jobs reuse their last answer.
     /// Returns the summaries, whether every call succeeded, and the calls made.
     pub(super) async fn collect_checkpoints(
         &self,
@@ -24,7 +24,6 @@ impl Scraper {
         let Some(rest) = self.rest.clone() else {
             return (BTreeMap::new(), true, 0);
         };
-        let limit = limit.max(1);
         let mut order: Vec<(Option<Instant>, String, String)> = {
             let mut cache = self.checkpoint_cache.lock();
             let present: HashSet<&String> = jobs.iter().map(|j| &j.0).collect();
