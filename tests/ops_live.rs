@@ -2,9 +2,9 @@
 //! `arroyo-exporter` run as child processes (as a user runs them) and a real Prometheus
 //! scrapes them with the rules of `deploy/prometheus/rules/` loaded.
 //!
-//! One Prometheus (1 s scrape and evaluation interval) scrapes eight simulator+exporter
+//! One Prometheus (1 s scrape and evaluation interval) scrapes ten simulator+exporter
 //! pairs, each on its own ports and with its own `scenario` target label: one stays
-//! steady, the seven others start steady and are switched to their failure scenario
+//! steady, the nine others start steady and are switched to their failure scenario
 //! after a warm-up (so the rules that compare a pipeline with its own recent past have
 //! one). Then:
 //!
@@ -104,6 +104,8 @@ const STEADY_SILENT: &[&str] = &[
     "ArroyoExporterTargetMissing",
     "ArroyoApiUnreachable",
     "ArroyoCheckpointsSlow",
+    "ArroyoCheckpointStateGrowing",
+    "ArroyoJobErrors",
 ];
 
 /// A failure scenario of the simulator and what it must (and may) set off.
@@ -169,6 +171,19 @@ const CASES: &[Case] = &[
     Case {
         scenario: "checkpoints-stalled",
         expect: &["ArroyoCheckpointsStalled"],
+        tolerate: &[],
+    },
+    Case {
+        scenario: "growing-state",
+        // 4 MiB more per stateful subtask and epoch: past 64 MiB within a minute, and
+        // predict_linear sees the trend from its second point.
+        expect: &["ArroyoCheckpointStateGrowing"],
+        tolerate: &[],
+    },
+    Case {
+        scenario: "error-burst",
+        // 25 rows at once, then one per 5 s per subtask: 24 rows a minute.
+        expect: &["ArroyoJobErrors"],
         tolerate: &[],
     },
     Case {

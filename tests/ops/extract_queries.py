@@ -52,6 +52,9 @@ EMPTY_WHEN_HEALTHY = {
     **{(d, "Firing Arroyo alerts"): "no alert fires"
        for d in ("arroyo-overview.json", "arroyo-pipeline.json", "arroyo-exporter.json")},
     ("arroyo-pipeline.json", "Kafka source lag"): "needs kafka_exporter, which the tests do not run",
+    **{(d, "Job error rows/min"): "no job writes error rows"
+       for d in ("arroyo-overview.json", "arroyo-pipeline.json")},
+    ("arroyo-pipeline.json", "Since the last error"): "no job has written an error row",
 }
 
 # (record, value of its `baseline` label or None): why it is empty on a system that has
