@@ -88,16 +88,19 @@
       // checkpoint interval.
       checkpointSlowRatio: 0.8,
       // ArroyoCheckpointStateGrowing: at the trend of the window, the newest checkpoint
-      // would grow by more than this factor within the horizon (seconds)…
+      // would grow past this factor times the window's largest within the horizon
+      // (seconds)…
       stateGrowthWindow: '6h',
       stateGrowthHorizonSeconds: 86400,
       stateGrowthFactor: 2,
-      // …and it is already larger than this (bytes): small states may double harmlessly.
+      // …while it is near the window's largest (at least this share of it)…
+      stateGrowthNearTopRatio: 0.9,
+      // …and already larger than this (bytes): small states may double harmlessly.
       stateGrowthMinBytes: 64 * 1024 * 1024,
       // ArroyoJobErrors: more error rows per minute than this, averaged over the window
       // (Arroyo writes at most one non-fatal error row per 5 s per subtask).
       jobErrorsPerMinute: 1,
-      jobErrorsWindow: '15m',
+      jobErrorsWindow: '5m',
     },
 
     // Baselines of the throughput rules. Every baseline is built from the median of
