@@ -686,7 +686,8 @@ def state_errors_1d() -> Group:
     leak_start = first_for_good([1.0 if c else 0.0 for c in state_growing(leak)], 0.5)
     saw = [20 * MIB + 5 * MIB * (m % 60) for m in range(n)]
     rng = random.Random("state-steady")
-    steady = [2048 * MIB * (1 + rng.uniform(-0.05, 0.05)) // 1 for _ in range(n)]
+    # whole 32 MiB steps (one per checkpoint) keep the file free of stray digit runs
+    steady = [rng.choice(range(1952, 2145, 32)) * MIB for _ in range(n)]
     sustained = [5 if t <= m < t + 120 else 0 for m in range(n)]
     burst = [25 if m == t else 0 for m in range(n)]
     trickle = [1 if m % 5 == 0 else 0 for m in range(n)]
@@ -703,8 +704,8 @@ def state_errors_1d() -> Group:
                     "hourly windows: the state climbs from 20 MiB to 315 MiB and drops back "
                     "every hour",
                     saw),
-        state_drill("state-large-steady", n, "2 GiB of state, ±5 % from checkpoint to "
-                    "checkpoint", steady),
+        state_drill("state-large-steady", n, "2 GiB of state, ±5 % (32 MiB steps) from "
+                    "checkpoint to checkpoint", steady),
         errors_drill("errors-sustained", n,
                      "5 error rows a minute (invalid input dropped) from 10:00 to 12:00",
                      sustained,
