@@ -53,7 +53,9 @@
       ArroyoOperatorBackpressure: { severity: 'warning', 'for': '15m', keepFiringFor: '5m' },
       ArroyoSubtaskSkew: { severity: 'warning', 'for': '15m', keepFiringFor: '5m' },
       ArroyoCheckpointsStalled: { severity: 'critical', 'for': '5m', keepFiringFor: '' },
-      ArroyoCheckpointsSlow: { severity: 'warning', 'for': '15m', keepFiringFor: '10m' },
+      ArroyoCheckpointsSlow: { severity: 'warning', 'for': '30m', keepFiringFor: '10m' },
+      ArroyoCheckpointStateGrowing: { severity: 'warning', 'for': '1h', keepFiringFor: '' },
+      ArroyoJobErrors: { severity: 'warning', 'for': '15m', keepFiringFor: '10m' },
     },
 
     thresholds: {
@@ -85,6 +87,20 @@
       // ArroyoCheckpointsSlow: the newest checkpoint took more than this share of the
       // checkpoint interval.
       checkpointSlowRatio: 0.8,
+      // ArroyoCheckpointStateGrowing: at the trend of the window, the newest checkpoint
+      // would grow past this factor times the window's largest within the horizon
+      // (seconds)…
+      stateGrowthWindow: '6h',
+      stateGrowthHorizonSeconds: 86400,
+      stateGrowthFactor: 2,
+      // …while it is near the window's largest (at least this share of it)…
+      stateGrowthNearTopRatio: 0.9,
+      // …and already larger than this (bytes): small states may double harmlessly.
+      stateGrowthMinBytes: 64 * 1024 * 1024,
+      // ArroyoJobErrors: more error rows per minute than this, averaged over the window
+      // (Arroyo writes at most one non-fatal error row per 5 s per subtask).
+      jobErrorsPerMinute: 1,
+      jobErrorsWindow: '5m',
     },
 
     // Baselines of the throughput rules. Every baseline is built from the median of

@@ -16,7 +16,8 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 secs=${1:-20}
 shift || true
-all_targets=(job_metrics metric_groups_envelope rest_jobs rest_pipelines rest_checkpoints config_toml web_config)
+all_targets=(job_metrics metric_groups_envelope rest_jobs rest_pipelines rest_checkpoints
+    rest_checkpoint_groups rest_job_errors admin_details config_toml web_config)
 if [ $# -gt 0 ]; then targets=("$@"); else targets=("${all_targets[@]}"); fi
 
 if ! command -v cargo-fuzz >/dev/null 2>&1; then
@@ -80,12 +81,16 @@ for p in glob.glob(os.path.join(fixtures, "**", "*.json"), recursive=True):
         put("metric_groups_envelope", json.dumps(doc, indent=1))
     elif base.startswith(("jobs", "pipeline_jobs")):
         put("rest_jobs", open(p, "rb").read())
-    elif base.startswith(("pipelines", "pipeline", "errors")):
+    elif base.startswith("operator_checkpoint_groups"):
+        put("rest_checkpoint_groups", open(p, "rb").read())
+    elif base.startswith("errors"):
+        put("rest_job_errors", open(p, "rb").read())
+    elif base.startswith(("pipelines", "pipeline")):
         put("rest_pipelines", open(p, "rb").read())
     elif base.startswith("checkpoints"):
         put("rest_checkpoints", open(p, "rb").read())
 PY
-for t in config_toml web_config; do
+for t in config_toml web_config admin_details; do
     mkdir -p "fuzz/corpus/$t"
     cp -f fuzz/seeds/$t/* "fuzz/corpus/$t/"
 done

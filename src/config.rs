@@ -37,6 +37,8 @@ pub struct Config {
     pub scrape: ScrapeConfig,
     /// Which collectors run.
     pub collectors: CollectorsConfig,
+    /// Arroyo's admin port (`GET /details`: Arroyo's version).
+    pub admin: AdminConfig,
 }
 
 /// HTTP server settings.
@@ -191,6 +193,42 @@ impl std::fmt::Debug for ApiConfig {
     }
 }
 
+/// Arroyo's admin HTTP port (`/details`, `/status`, `/metrics`; default 5114), read by
+/// the `admin` collector for Arroyo's version.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct AdminConfig {
+    /// Base URL of the admin port; an empty string disables the `admin` collector.
+    #[serde(deserialize_with = "optional_url")]
+    pub endpoint: Option<url::Url>,
+    /// Bearer token (Arroyo main can put its admin port behind one; never logged).
+    pub token: Option<String>,
+    /// File holding the bearer token.
+    pub token_file: Option<PathBuf>,
+    /// Deadline of one admin call.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// How long Arroyo's version is reused before `/details` is read again.
+    #[serde(with = "humantime_serde")]
+    pub cache_ttl: Duration,
+    /// TLS (used with an `https://` endpoint).
+    #[serde(default)]
+    pub tls: ClientTlsConfig,
+}
+
+impl std::fmt::Debug for AdminConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AdminConfig")
+            .field("endpoint", &self.endpoint)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("token_file", &self.token_file)
+            .field("timeout", &self.timeout)
+            .field("cache_ttl", &self.cache_ttl)
+            .field("tls", &self.tls)
+            .finish()
+    }
+}
+
 /// Where the metrics document comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -265,10 +303,28 @@ pub struct CollectorsConfig {
     pub checkpoint_calls_per_scrape: usize,
     /// Pipeline tags (Arroyo main) copied as `tag_<name>` labels onto `arroyo_pipeline_info`.
     pub pipeline_tags: Vec<String>,
+    /// Size and phases of each running job's newest completed checkpoint
+    /// (`operator_checkpoint_groups`, read once per new epoch; needs `checkpoints`).
+    /// Its calls count against `checkpoint-calls-per-scrape`.
+    pub checkpoint_details: bool,
+    /// Job error rows (`/jobs/{id}/errors`), read incrementally into counters.
+    pub job_errors: bool,
+    /// Error-log calls (pages) made per scrape at most; other jobs wait for a later scrape.
+    pub job_error_calls_per_scrape: usize,
+    /// Arroyo's version from the admin port's `/details` (needs `admin.endpoint`).
+    pub admin: bool,
 }
 
 /// Collector names, as used by `--collector.<name>` and the `collector` label.
-pub const COLLECTORS: [&str; 4] = ["job-metrics", "jobs", "topology", "checkpoints"];
+pub const COLLECTORS: [&str; 7] = [
+    "job-metrics",
+    "jobs",
+    "topology",
+    "checkpoints",
+    "checkpoint-details",
+    "job-errors",
+    "admin",
+];
 
 impl Default for Config {
     fn default() -> Self {
@@ -323,6 +379,18 @@ impl Default for Config {
                 checkpoints: true,
                 checkpoint_calls_per_scrape: 20,
                 pipeline_tags: Vec::new(),
+                checkpoint_details: true,
+                job_errors: true,
+                job_error_calls_per_scrape: 20,
+                admin: true,
+            },
+            admin: AdminConfig {
+                endpoint: Some(default_url("http://localhost:5114")),
+                token: None,
+                token_file: None,
+                timeout: Duration::from_secs(3),
+                cache_ttl: Duration::from_secs(300),
+                tls: ClientTlsConfig::default(),
             },
         }
     }
@@ -422,12 +490,34 @@ pub struct Flags {
     /// Disable the checkpoints collector.
     #[arg(long = "no-collector.checkpoints")]
     pub no_checkpoints: bool,
+    /// Arroyo admin endpoint for its version (`/details`) [default: http://localhost:5114];
+    /// empty disables.
+    #[arg(long = "admin.endpoint", value_name = "URL")]
+    pub admin_endpoint: Option<String>,
+    /// Enable the checkpoint-details collector (checkpoint size and phases).
+    #[arg(long = "collector.checkpoint-details")]
+    pub checkpoint_details: bool,
+    /// Disable the checkpoint-details collector.
+    #[arg(long = "no-collector.checkpoint-details")]
+    pub no_checkpoint_details: bool,
+    /// Enable the job-errors collector (job error log counters).
+    #[arg(long = "collector.job-errors")]
+    pub job_errors: bool,
+    /// Disable the job-errors collector.
+    #[arg(long = "no-collector.job-errors")]
+    pub no_job_errors: bool,
+    /// Enable the admin collector (Arroyo's version).
+    #[arg(long = "collector.admin")]
+    pub admin: bool,
+    /// Disable the admin collector.
+    #[arg(long = "no-collector.admin")]
+    pub no_admin: bool,
 }
 
 impl Flags {
     /// The flags that were given, as (config key, value) pairs.
     fn pairs(&self) -> Vec<(&'static str, String)> {
-        let all: [(&'static str, &Option<String>); 12] = [
+        let all: [(&'static str, &Option<String>); 13] = [
             ("web.listen-address", &self.listen_address),
             ("web.telemetry-path", &self.telemetry_path),
             ("web.config-file", &self.web_config_file),
@@ -440,6 +530,7 @@ impl Flags {
             ("scrape.timeout-offset", &self.timeout_offset),
             ("log.level", &self.log_level),
             ("log.format", &self.log_format),
+            ("admin.endpoint", &self.admin_endpoint),
         ];
         let mut out: Vec<(&'static str, String)> = all
             .iter()
@@ -451,7 +542,7 @@ impl Flags {
         if let Some(t) = &self.bottleneck_threshold {
             out.push(("scrape.bottleneck-threshold", t.clone()));
         }
-        let toggles: [(&'static str, bool, bool); 4] = [
+        let toggles: [(&'static str, bool, bool); 7] = [
             (
                 "collectors.job-metrics",
                 self.job_metrics,
@@ -464,6 +555,13 @@ impl Flags {
                 self.checkpoints,
                 self.no_checkpoints,
             ),
+            (
+                "collectors.checkpoint-details",
+                self.checkpoint_details,
+                self.no_checkpoint_details,
+            ),
+            ("collectors.job-errors", self.job_errors, self.no_job_errors),
+            ("collectors.admin", self.admin, self.no_admin),
         ];
         for (key, on, off) in toggles {
             if off {
@@ -674,12 +772,17 @@ fn validate(c: &Config, fig: &Figment) -> Result<(), ConfigError> {
     if let Some(api) = &c.api.endpoint {
         check_endpoint(fig, "api.endpoint", api)?;
     }
-    let positive: [(&str, Duration); 5] = [
+    if let Some(admin) = &c.admin.endpoint {
+        check_endpoint(fig, "admin.endpoint", admin)?;
+    }
+    let positive: [(&str, Duration); 7] = [
         ("controller.timeout", c.controller.timeout),
         ("controller.connect-timeout", c.controller.connect_timeout),
         ("api.timeout", c.api.timeout),
         ("api.pipeline-cache-ttl", c.api.pipeline_cache_ttl),
         ("scrape.timeout", c.scrape.timeout),
+        ("admin.timeout", c.admin.timeout),
+        ("admin.cache-ttl", c.admin.cache_ttl),
     ];
     for (key, d) in positive {
         if d.is_zero() {
@@ -714,7 +817,11 @@ fn validate(c: &Config, fig: &Figment) -> Result<(), ConfigError> {
             "must be at least 1024 bytes",
         ));
     }
-    for (section, tls) in [("controller", &c.controller.tls), ("api", &c.api.tls)] {
+    for (section, tls) in [
+        ("controller", &c.controller.tls),
+        ("api", &c.api.tls),
+        ("admin", &c.admin.tls),
+    ] {
         match (&tls.cert_file, &tls.key_file) {
             (Some(_), None) => {
                 return Err(invalid(
@@ -770,6 +877,13 @@ fn validate(c: &Config, fig: &Figment) -> Result<(), ConfigError> {
             "must be at least 1",
         ));
     }
+    if c.collectors.job_error_calls_per_scrape == 0 {
+        return Err(invalid(
+            fig,
+            "collectors.job-error-calls-per-scrape",
+            "must be at least 1",
+        ));
+    }
     for tag in &c.collectors.pipeline_tags {
         if tag.is_empty() {
             return Err(invalid(
@@ -797,10 +911,23 @@ fn validate(c: &Config, fig: &Figment) -> Result<(), ConfigError> {
 
 /// Reads the API bearer token from `api.token` or `api.token-file` (trimmed).
 pub fn api_token(c: &ApiConfig) -> Result<Option<String>, ConfigError> {
-    if let Some(t) = &c.token {
+    read_token(&c.token, &c.token_file)
+}
+
+/// Reads the admin bearer token from `admin.token` or `admin.token-file` (trimmed).
+pub fn admin_token(c: &AdminConfig) -> Result<Option<String>, ConfigError> {
+    read_token(&c.token, &c.token_file)
+}
+
+/// A token given inline wins over one in a file; both are trimmed.
+fn read_token(
+    token: &Option<String>,
+    token_file: &Option<PathBuf>,
+) -> Result<Option<String>, ConfigError> {
+    if let Some(t) = token {
         return Ok(Some(t.trim().to_string()));
     }
-    match &c.token_file {
+    match token_file {
         Some(path) => {
             let raw = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
                 path: path.clone(),

@@ -352,6 +352,12 @@ pub struct Snapshot {
     /// Backpressure at or above which an operator counts as backpressured when
     /// `arroyo_operator_bottleneck` is computed.
     pub bottleneck_threshold: bottleneck::Threshold,
+    /// Newest completed checkpoint's details by job id (`checkpoint_details` collector).
+    pub checkpoint_details: BTreeMap<String, std::sync::Arc<CheckpointDetails>>,
+    /// Error rows counted by job id (`job_errors` collector).
+    pub job_errors: BTreeMap<String, JobErrorCounts>,
+    /// Arroyo's build (`admin` collector), when known.
+    pub arroyo_build: Option<ArroyoBuild>,
 }
 
 /// What the exporter reports about a job's checkpoints.
@@ -425,4 +431,159 @@ pub struct Checkpoint {
     pub finish_time_micros: Option<u64>,
     /// `scheduled` / `stopping` (main only).
     pub checkpoint_type: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------
+// Checkpoint details, job errors and Arroyo's version (issue 11, parts 3-5)
+// ---------------------------------------------------------------------------------------
+
+/// A phase of one operator's part of a checkpoint (Arroyo's event spans).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CheckpointPhase {
+    /// Waiting for the barrier on every input (`Alignment`).
+    Alignment,
+    /// The synchronous part: the operator is paused (`Sync`).
+    Sync,
+    /// The asynchronous upload of the state (`Async`).
+    Async,
+    /// Committing (two-phase sinks, `Committing`).
+    Committing,
+}
+
+impl CheckpointPhase {
+    /// Every phase, in the order a checkpoint goes through them.
+    pub const ALL: [CheckpointPhase; 4] = [
+        CheckpointPhase::Alignment,
+        CheckpointPhase::Sync,
+        CheckpointPhase::Async,
+        CheckpointPhase::Committing,
+    ];
+
+    /// Reads Arroyo's span name (`Alignment` on main and v0.15, `alignment` as v0.14's
+    /// `spanType`); `None` for a name we do not know.
+    pub fn from_wire(name: &str) -> Option<CheckpointPhase> {
+        CheckpointPhase::ALL
+            .into_iter()
+            .find(|p| p.label().eq_ignore_ascii_case(name))
+    }
+
+    /// The `phase` label value.
+    pub fn label(self) -> &'static str {
+        match self {
+            CheckpointPhase::Alignment => "alignment",
+            CheckpointPhase::Sync => "sync",
+            CheckpointPhase::Async => "async",
+            CheckpointPhase::Committing => "committing",
+        }
+    }
+}
+
+/// One (chained) operator's part of a checkpoint.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct OperatorCheckpoint {
+    /// Arroyo's operator id (`value_1`, `tumbling_4`): not a graph node id.
+    pub operator_id: String,
+    /// Bytes the operator wrote.
+    pub bytes: u64,
+    /// Longest span of each phase over the operator's subtasks, in seconds.
+    pub phase_seconds: BTreeMap<CheckpointPhase, f64>,
+}
+
+/// What one checkpoint's `operator_checkpoint_groups` says, for one job.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CheckpointDetails {
+    /// The checkpoint's epoch.
+    pub epoch: u64,
+    /// Per operator, in Arroyo's order.
+    pub operators: Vec<OperatorCheckpoint>,
+}
+
+impl CheckpointDetails {
+    /// The checkpoint's size: the sum of the operators' bytes.
+    pub fn total_bytes(&self) -> u64 {
+        self.operators
+            .iter()
+            .fold(0u64, |sum, o| sum.saturating_add(o.bytes))
+    }
+}
+
+/// The graph node that holds the chained operator `operator_id`, among `node_ids`.
+///
+/// An operator id equal to a node id is that node (releases whose node ids are words).
+/// Otherwise the number after the id's last `_` is the operator's index in the plan, and
+/// a node holds the operators from its own (numeric) id up to the next node's: the
+/// answer is the largest numeric node id not above the index. `None` when the id has no
+/// number, or the number is below every numeric node id.
+pub fn node_of_operator<'a>(
+    operator_id: &str,
+    node_ids: impl IntoIterator<Item = &'a str> + Clone,
+) -> Option<&'a str> {
+    if let Some(same) = node_ids.clone().into_iter().find(|n| *n == operator_id) {
+        return Some(same);
+    }
+    let (_, tail) = operator_id.rsplit_once('_')?;
+    if tail.is_empty() || !tail.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let index: u64 = tail.parse().ok()?;
+    node_ids
+        .into_iter()
+        .filter_map(|n| {
+            let numeric = !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit());
+            numeric
+                .then(|| n.parse::<u64>().ok().map(|v| (v, n)))
+                .flatten()
+        })
+        .filter(|(v, _)| *v <= index)
+        .max_by_key(|(v, _)| *v)
+        .map(|(_, n)| n)
+}
+
+/// One row of a job's error log (`/jobs/{id}/errors`); the message stays out of labels.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct JobErrorRow {
+    /// Arroyo's row id (absent in some older releases).
+    pub id: Option<String>,
+    /// When the row was written, µs since the epoch.
+    pub created_at_micros: u64,
+    /// The operator that reported it, when given.
+    pub operator_id: Option<String>,
+    /// The subtask, when given.
+    pub task_index: Option<u64>,
+    /// `error`, `warn` or `info` as Arroyo writes it (lower case).
+    pub level: String,
+    /// The message (logged at debug, cut; never a label).
+    pub message: String,
+    /// `user`, `external` or `internal` (Arroyo main); `None` before.
+    pub error_domain: Option<String>,
+}
+
+/// One page of a job's error log, newest first.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct JobErrorPage {
+    /// The rows, newest first.
+    pub rows: Vec<JobErrorRow>,
+    /// Whether older rows follow (ask again with `starting_after=<last id>`).
+    pub has_more: bool,
+}
+
+/// Error rows counted for one job since the exporter first saw it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct JobErrorCounts {
+    /// Rows by (`error_domain`, `operator_id`); `unknown` domain before Arroyo main,
+    /// empty operator id when the row named none.
+    pub counts: BTreeMap<(String, String), u64>,
+    /// Creation time of the newest row seen, seconds since the epoch.
+    pub last_error_seconds: Option<f64>,
+}
+
+/// Arroyo's build, from the admin port's `GET /details`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ArroyoBuild {
+    /// The service that answered (`controller`, `api`, `cluster`, ...).
+    pub service: String,
+    /// Arroyo's version (`0.15.0`).
+    pub version: String,
+    /// The git revision Arroyo was built from.
+    pub git_sha: String,
 }

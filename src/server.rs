@@ -144,6 +144,14 @@ async fn landing(State(scraper): State<Arc<Scraper>>) -> impl IntoResponse {
             "discovery, names, states".into(),
         ));
     }
+    if let Some(admin) = &cfg.admin.endpoint {
+        rows.push_str(&row(
+            "admin port",
+            "admin",
+            redact_url(admin),
+            "Arroyo's version (/details)".into(),
+        ));
+    }
     Html(format!(
         "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Arroyo Exporter</title></head>\n\
 <body>\n<h1>Arroyo Exporter</h1>\n<p>Version {version} (revision {revision})</p>\n\

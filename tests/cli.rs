@@ -122,6 +122,24 @@ fn bad_values_name_the_key_and_the_source() {
             vec![],
             vec!["--scrape.bottleneck-threshold"],
         ),
+        (
+            vec!["--admin.endpoint", "ftp://arroyo:5114"],
+            vec![],
+            vec!["admin.endpoint", "--admin.endpoint", "scheme"],
+        ),
+        (
+            vec![],
+            vec![("ARROYO_EXPORTER__ADMIN__CACHE_TTL", "0s")],
+            vec!["admin.cache-ttl", "ARROYO_EXPORTER__ADMIN__CACHE_TTL"],
+        ),
+        (
+            vec![],
+            vec![(
+                "ARROYO_EXPORTER__COLLECTORS__JOB_ERROR_CALLS_PER_SCRAPE",
+                "0",
+            )],
+            vec!["collectors.job-error-calls-per-scrape", "at least 1"],
+        ),
     ];
     for (args, env, needles) in cases {
         let (code, stderr) = start_fails(&args, &env);
@@ -160,6 +178,52 @@ fn bottleneck_threshold_flag_is_read() {
             .bottleneck_threshold,
         0.5
     );
+}
+
+#[test]
+fn admin_and_new_collector_settings_load_from_every_layer() {
+    use arroyo_exporter::config::{load, Flags};
+    let defaults = load(&Flags::default()).unwrap();
+    assert_eq!(
+        defaults.admin.endpoint.as_ref().map(|u| u.as_str()),
+        Some("http://localhost:5114/")
+    );
+    assert!(defaults.collectors.checkpoint_details && defaults.collectors.job_errors);
+    assert!(defaults.collectors.admin);
+    let flags = Flags {
+        admin_endpoint: Some(String::new()),
+        no_job_errors: true,
+        no_checkpoint_details: true,
+        no_admin: true,
+        ..Flags::default()
+    };
+    let off = load(&flags).unwrap();
+    assert_eq!(
+        off.admin.endpoint, None,
+        "an empty endpoint disables the collector"
+    );
+    assert!(!off.collectors.job_errors && !off.collectors.checkpoint_details);
+    assert!(!off.collectors.admin);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("admin.toml");
+    std::fs::write(
+        &file,
+        "[admin]\nendpoint = \"https://arroyo:5114\"\ntoken = \"s3cret\"\ncache-ttl = \"10m\"\n\
+         [collectors]\njob-error-calls-per-scrape = 3\n",
+    )
+    .unwrap();
+    let from_file = load(&Flags {
+        config: Some(file),
+        ..Flags::default()
+    })
+    .unwrap();
+    assert_eq!(from_file.admin.cache_ttl, Duration::from_secs(600));
+    assert_eq!(from_file.collectors.job_error_calls_per_scrape, 3);
+    assert_eq!(
+        arroyo_exporter::config::admin_token(&from_file.admin).unwrap(),
+        Some("s3cret".to_string())
+    );
+    assert!(!format!("{:?}", from_file.admin).contains("s3cret"));
 }
 
 #[test]
@@ -206,6 +270,8 @@ async fn binary_serves_metrics_and_stops_on_sigterm() {
             &arroyo.api_url(),
             "--api.token-file",
             token_file.path().to_str().unwrap(),
+            "--admin.endpoint",
+            &arroyo.admin_url(),
             "--log.format",
             "json",
         ])
@@ -238,6 +304,12 @@ async fn binary_serves_metrics_and_stops_on_sigterm() {
         })
         .count();
     assert_eq!(n, 2, "{body}");
+    // --admin.endpoint reaches the simulated admin port: Arroyo's version.
+    assert!(
+        samples.iter().any(|s| s.name == "arroyo_build_info"
+            && s.labels.get("version").map(String::as_str) == Some("0.16.0-dev")),
+        "{body}"
+    );
 
     // SIGTERM: graceful shutdown, exit code 0.
     let pid = child.id().to_string();

@@ -320,6 +320,8 @@ async fn checkpoint_calls_are_bounded_per_scrape() {
     }
     let mut cfg = config_for(&arroyo);
     cfg.collectors.checkpoint_calls_per_scrape = 2;
+    // The lists alone (details share the budget: tests/details.rs).
+    cfg.collectors.checkpoint_details = false;
     let exporter = Exporter::start(cfg).await;
     let count_calls = || {
         arroyo

@@ -20,8 +20,9 @@ use std::sync::{Arc, Mutex, OnceLock};
 use arroyo_exporter::arroyo::error::ErrorKind;
 use arroyo_exporter::exposition::{render, Format, MetricType, Writer};
 use arroyo_exporter::model::{
-    CollectorStatus, Edge, ErrorCount, ExporterStats, Job, JobMetrics, JobSnapshot, MetricKind,
-    MetricsOutcome, Operator, Pipeline, Point, Snapshot, SubtaskSample,
+    ArroyoBuild, CheckpointDetails, CheckpointPhase, CollectorStatus, Edge, ErrorCount,
+    ExporterStats, Job, JobErrorCounts, JobMetrics, JobSnapshot, MetricKind, MetricsOutcome,
+    Operator, OperatorCheckpoint, Pipeline, Point, Snapshot, SubtaskSample,
 };
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -777,14 +778,16 @@ fn check_snapshot(snapshot: &Snapshot) -> Result<(), String> {
     let expected = expected_rates(snapshot);
     let mut got: BTreeMap<SeriesKey, f64> = BTreeMap::new();
     for f in &families {
-        if !((f.name.starts_with("arroyo_subtask_") || f.name.starts_with("arroyo_operator_"))
+        let rate_family = (f.name.starts_with("arroyo_subtask_")
+            || f.name.starts_with("arroyo_operator_"))
             && !matches!(
                 f.name.as_str(),
                 "arroyo_operator_parallelism"
                     | "arroyo_operator_edge"
                     | "arroyo_operator_bottleneck"
-            ))
-        {
+            )
+            && !f.name.starts_with("arroyo_operator_last_checkpoint_");
+        if !rate_family {
             continue;
         }
         for s in &f.samples {
@@ -963,6 +966,38 @@ fn nasty_snapshot() -> Snapshot {
         pipeline_tags: vec!["team".to_string(), "env \"x\"".to_string()],
         checkpoints: Default::default(),
         bottleneck_threshold: Default::default(),
+        checkpoint_details: [(
+            "job_\"1\"\n".to_string(),
+            std::sync::Arc::new(CheckpointDetails {
+                epoch: 3,
+                operators: vec![
+                    OperatorCheckpoint {
+                        operator_id: "value_1".to_string(),
+                        bytes: u64::MAX,
+                        phase_seconds: [(CheckpointPhase::Sync, 1e-6)].into(),
+                    },
+                    OperatorCheckpoint {
+                        operator_id: "op \"\\\n".to_string(),
+                        bytes: 7,
+                        phase_seconds: [(CheckpointPhase::Committing, 2.5)].into(),
+                    },
+                ],
+            }),
+        )]
+        .into(),
+        job_errors: [(
+            "job_2".to_string(),
+            JobErrorCounts {
+                counts: [(("user".to_string(), "o\"p\n".to_string()), u64::MAX)].into(),
+                last_error_seconds: Some(1_795_608_670.000001),
+            },
+        )]
+        .into(),
+        arroyo_build: Some(ArroyoBuild {
+            service: "cluster".to_string(),
+            version: "0.16.0-\"dev\"\n".to_string(),
+            git_sha: "\\sha".to_string(),
+        }),
         exporter: ExporterStats {
             version: "0.1.0-\"dev\"".to_string(),
             revision: "abc\\123\n".to_string(),
@@ -1385,6 +1420,9 @@ fn snapshot() -> impl Strategy<Value = Snapshot> {
                 pipeline_tags: vec!["team".to_string()],
                 checkpoints: Default::default(),
                 bottleneck_threshold: Default::default(),
+                checkpoint_details: Default::default(),
+                job_errors: Default::default(),
+                arroyo_build: None,
                 exporter,
             },
         )

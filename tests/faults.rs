@@ -100,6 +100,7 @@ fn config_for(rpc_url: &str, api_url: &str) -> Config {
     let mut c = Config::default();
     c.controller.endpoint = rpc_url.parse().unwrap();
     c.api.endpoint = Some(api_url.parse().unwrap());
+    c.admin.endpoint = None;
     c.controller.timeout = Duration::from_secs(2);
     c.controller.connect_timeout = Duration::from_millis(500);
     c

@@ -2,9 +2,9 @@
 //! `arroyo-exporter` run as child processes (as a user runs them) and a real Prometheus
 //! scrapes them with the rules of `deploy/prometheus/rules/` loaded.
 //!
-//! One Prometheus (1 s scrape and evaluation interval) scrapes eight simulator+exporter
+//! One Prometheus (1 s scrape and evaluation interval) scrapes ten simulator+exporter
 //! pairs, each on its own ports and with its own `scenario` target label: one stays
-//! steady, the seven others start steady and are switched to their failure scenario
+//! steady, the nine others start steady and are switched to their failure scenario
 //! after a warm-up (so the rules that compare a pipeline with its own recent past have
 //! one). Then:
 //!
@@ -106,6 +106,8 @@ const STEADY_SILENT: &[&str] = &[
     "ArroyoExporterTargetMissing",
     "ArroyoApiUnreachable",
     "ArroyoCheckpointsSlow",
+    "ArroyoCheckpointStateGrowing",
+    "ArroyoJobErrors",
 ];
 
 /// A failure scenario of the simulator and what it must (and may) set off.
@@ -181,6 +183,21 @@ const CASES: &[Case] = &[
     Case {
         scenario: "checkpoints-stalled",
         expect: &["ArroyoCheckpointsStalled"],
+        tolerate: &[],
+        labels: &[],
+    },
+    Case {
+        scenario: "growing-state",
+        // 4 MiB more per stateful subtask and epoch: past 64 MiB within a minute, and
+        // predict_linear sees the trend from its second point.
+        expect: &["ArroyoCheckpointStateGrowing"],
+        tolerate: &[],
+        labels: &[],
+    },
+    Case {
+        scenario: "error-burst",
+        // 25 rows at once, then one per 5 s per subtask: 24 rows a minute.
+        expect: &["ArroyoJobErrors"],
         tolerate: &[],
         labels: &[],
     },
@@ -262,12 +279,14 @@ impl Pair {
     ) -> Pair {
         let rpc = format!("127.0.0.1:{}", free_port());
         let api = format!("127.0.0.1:{}", free_port());
+        let admin = format!("127.0.0.1:{}", free_port());
         let web = format!("127.0.0.1:{}", free_port());
         let sim = Proc::spawn(
             format!("arroyo-exporter-sim ({scenario})"),
             Command::new(sim_bin)
                 .args(["--arroyo-release", "main", "--scenario", "steady"])
                 .args(["--rpc-listen", &rpc, "--api-listen", &api])
+                .args(["--admin-listen", &admin])
                 .args(["--pipelines", &pipelines.to_string(), "--parallelism", "2"])
                 .args(["--seed", &seed.to_string()])
                 .env("RUST_LOG", "info")
@@ -280,6 +299,7 @@ impl Pair {
                 .arg(format!("--web.listen-address={web}"))
                 .arg(format!("--controller.endpoint=http://{rpc}"))
                 .arg(format!("--api.endpoint=http://{api}"))
+                .arg(format!("--admin.endpoint=http://{admin}"))
                 .env("NO_COLOR", "1"),
             logs.join(format!("exporter-{scenario}.log")),
         );

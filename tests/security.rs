@@ -194,6 +194,7 @@ fn config_for(arroyo: &FakeArroyo) -> Config {
     let mut c = Config::default();
     c.controller.endpoint = arroyo.rpc_url().parse().unwrap();
     c.api.endpoint = Some(arroyo.api_url().parse().unwrap());
+    c.admin.endpoint = Some(arroyo.admin_url().parse().unwrap());
     c
 }
 

@@ -109,6 +109,8 @@ async fn soak_concurrent_scrapes_memory_and_fds_stay_flat() {
             &arroyo.rpc_url(),
             "--api.endpoint",
             &arroyo.api_url(),
+            "--admin.endpoint",
+            &arroyo.admin_url(),
             "--log.level",
             "warn",
         ])

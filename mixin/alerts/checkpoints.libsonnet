@@ -1,4 +1,5 @@
-// Checkpoints: stalled, or so slow that they approach the checkpoint interval.
+// Checkpoints: stalled, so slow that they approach the checkpoint interval, or growing
+// without bound.
 local u = import '../lib/utils.libsonnet';
 
 {
@@ -77,6 +78,53 @@ local u = import '../lib/utils.libsonnet';
               taken {{ $value | humanizePercentage }} of the pipeline's checkpoint interval for %s
               (alerting above %s): they are about to run back to back and fall behind.
             ||| % [w('ArroyoCheckpointsSlow'), std.toString(t.checkpointSlowRatio * 100) + ' %'],
+          ),
+          // The state keeps growing: a window or join whose keys never expire, a TTL
+          // missing. At the trend of the last hours the newest checkpoint would grow past
+          // twice the largest of those hours within a day, and it is at its largest now
+          // (windowed state that fills and empties is no trend: its low points are below
+          // the top, and the condition never holds for the whole `for`); checkpoints,
+          // restarts and recovery slow down with it until the disk or the object store
+          // fills.
+          u.alertRule(
+            c,
+            'ArroyoCheckpointStateGrowing',
+            |||
+              (
+                predict_linear(arroyo_job_last_checkpoint_bytes{%(m)s}[%(win)s], %(horizon)s)
+                > %(factor)s * max_over_time(arroyo_job_last_checkpoint_bytes{%(m)s}[%(win)s])
+              )
+              and
+              (
+                arroyo_job_last_checkpoint_bytes{%(m)s}
+                >= %(top)s * max_over_time(arroyo_job_last_checkpoint_bytes{%(m)s}[%(win)s])
+              )
+              and
+              (arroyo_job_last_checkpoint_bytes{%(m)s} > %(min)s)
+              and on (%(job)s)
+              %(running)s
+            ||| % {
+              m: m(),
+              win: t.stateGrowthWindow,
+              horizon: u.num(t.stateGrowthHorizonSeconds),
+              factor: u.num(t.stateGrowthFactor),
+              top: u.num(t.stateGrowthNearTopRatio),
+              min: '%d' % t.stateGrowthMinBytes,
+              job: job,
+              running: running,
+            },
+            'The state of Arroyo pipeline {{ $labels.pipeline_name }} keeps growing',
+            |||
+              The checkpoints of job {{ $labels.job_id }} of pipeline {{ $labels.pipeline_name }}
+              have grown for %s: at the trend of the last %s the newest one would reach
+              {{ $value | humanize1024 }}B within %s, more than %s times the largest of that
+              time.
+            ||| % [
+              w('ArroyoCheckpointStateGrowing'),
+              u.words(t.stateGrowthWindow),
+              u.seconds(t.stateGrowthHorizonSeconds),
+              u.num(t.stateGrowthFactor),
+            ],
           ),
         ],
       },

@@ -1,4 +1,4 @@
-// Job state: not running, failed, restarting in a loop.
+// Job state: not running, failed, restarting in a loop, reporting errors.
 local u = import '../lib/utils.libsonnet';
 
 {
@@ -53,6 +53,30 @@ local u = import '../lib/utils.libsonnet';
               Job {{ $labels.job_id }} of pipeline {{ $labels.pipeline_name }} has restarted
               {{ $value }} times in the last %s (its run_id keeps growing).
             ||| % u.words(t.restartLoopWindow),
+          ),
+          // The job keeps reporting errors: most often input it cannot read ("Dropping
+          // invalid data"), which Arroyo skips. Rows are rate-limited (one per 5 s per
+          // subtask), so the rate is a floor; Arroyo's workers count every bad record in
+          // arroyo_worker_deserialization_errors.
+          u.alertRule(
+            c,
+            'ArroyoJobErrors',
+            |||
+              sum without (error_domain, operator_id) (
+                rate(arroyo_job_errors_total{%(m)s}[%(win)s])
+              ) * 60 > %(n)s
+            ||| % {
+              m: m(),
+              win: t.jobErrorsWindow,
+              n: u.num(t.jobErrorsPerMinute),
+            },
+            'Arroyo pipeline {{ $labels.pipeline_name }} keeps reporting errors',
+            |||
+              Job {{ $labels.job_id }} of pipeline {{ $labels.pipeline_name }} has written
+              {{ $value | printf "%%.1f" }} error rows per minute to its error log over the last
+              %s (alerting above %s). Arroyo rate-limits these rows: the real number of
+              failing records is higher.
+            ||| % [u.words(t.jobErrorsWindow), u.num(t.jobErrorsPerMinute)],
           ),
         ],
       },

@@ -11,7 +11,7 @@ local g = import 'lib.libsonnet';
     x.dashboard(
       'overview',
       'Every Arroyo pipeline at a glance: state, throughput, backpressure, restarts, '
-      + 'checkpoints and exporter health.',
+      + "checkpoints, state size, errors, Arroyo's version and exporter health.",
       x.pipelineVariables(false),
       [
         g.row('Health'),
@@ -222,6 +222,32 @@ local g = import 'lib.libsonnet';
           mappings=g.successMapping,
           steps=g.thresholds([['red', null], ['green', 1]]),
         ), 24, 6),
+
+        g.row('Arroyo, state and errors'),
+        g.panel(g.stat('Arroyo version',
+                       "Arroyo's version and git revision, from its admin port's /details "
+                       + '(arroyo_build_info); one value per version when clusters differ.',
+                       'none',
+                       [g.target('count by (version, git_sha) (arroyo_build_info{%s})' % x.m(),
+                                 '{{version}} ({{git_sha}})',
+                                 instant=true)],
+                       textMode='name',
+                       steps=g.thresholds([['blue', null]])), 4, 8),
+        g.panel(g.timeseries(
+          'Checkpoint size',
+          "Size of each job's newest completed checkpoint (the bytes its operators wrote).",
+          'bytes',
+          [g.target(byJob('arroyo_job_last_checkpoint_bytes'), '{{pipeline_name}}')],
+        ), 10, 8),
+        g.panel(g.timeseries(
+          'Job error rows/min',
+          'Rows each job wrote to its error log per minute (Arroyo rate-limits them: a '
+          + 'floor of the records it dropped).',
+          'short',
+          [g.target('sum by (pipeline_name, job_id) (rate(arroyo_job_errors_total{%s}[$__rate_interval])) * 60' % f,
+                    '{{pipeline_name}}')],
+          steps=g.thresholds([['green', null], ['red', c.thresholds.jobErrorsPerMinute]]),
+        ), 10, 8),
       ],
       [x.restartAnnotation, x.stateAnnotation, x.alertsAnnotation('pipeline_name=~"$pipeline"')],
     )

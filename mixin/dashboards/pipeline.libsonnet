@@ -35,7 +35,8 @@ local g = import 'lib.libsonnet';
     x.dashboard(
       'pipeline',
       'One Arroyo pipeline: throughput per operator, backpressure per operator and '
-      + 'subtask, skew, checkpoints and job state history.',
+      + 'subtask, skew, checkpoints (age, duration, size and phases), errors and job state '
+      + 'history.',
       x.pipelineVariables(true),
       [
         g.row('Status'),
@@ -281,6 +282,59 @@ local g = import 'lib.libsonnet';
           [g.target(byJob('arroyo_job_last_checkpoint_epoch'), '{{pipeline_name}}')],
           legendCalcs=['lastNotNull'],
         ), 12, 7),
+        g.panel(g.timeseries(
+          'Checkpoint size',
+          'Size of the newest completed checkpoint: the bytes every operator wrote (from '
+          + "Arroyo's operator_checkpoint_groups, read once per epoch). A line that only "
+          + 'goes up is state growing without bound (ArroyoCheckpointStateGrowing).',
+          'bytes',
+          [g.target(byJob('arroyo_job_last_checkpoint_bytes'), '{{pipeline_name}}')],
+        ), 12, 8),
+        g.panel(g.timeseries(
+          'Checkpoint size per operator',
+          'Bytes each graph node (all its chained operators) wrote in the newest completed '
+          + "checkpoint. An operator of Arroyo's plan that maps to no graph node shows "
+          + 'with its operator_id instead.',
+          'bytes',
+          [g.target('max by (%s, operator_id) (arroyo_operator_last_checkpoint_bytes{%s})'
+                    % [byOp, fo],
+                    '{{operator_name}} [{{node_id}}]{{operator_id}}')],
+        ), 12, 8),
+        g.panel(g.timeseries(
+          'Checkpoint phases per operator',
+          'Longest span of each checkpoint phase over the subtasks of each operator, in the '
+          + 'newest completed checkpoint: alignment (waiting for the barrier on every '
+          + 'input: backpressure upstream), sync (the operator paused), async (uploading '
+          + 'state) and committing (transactional sinks).',
+          's',
+          [g.target('max by (%s, operator_id, phase) (arroyo_operator_last_checkpoint_phase_seconds{%s})'
+                    % [byOp, fo],
+                    '{{operator_name}} [{{node_id}}]{{operator_id}} {{phase}}')],
+        ), 24, 8),
+
+        g.row('Errors'),
+        g.panel(g.timeseries(
+          'Job error rows/min',
+          'Rows the job wrote to its error log per minute, by error domain and reporting '
+          + 'operator (empty: none), and the level at which ArroyoJobErrors fires. Arroyo '
+          + 'writes at most one non-fatal row per 5 s per subtask: a floor, not the number '
+          + "of bad records (the workers' arroyo_worker_deserialization_errors counts those).",
+          'short',
+          [
+            g.target('sum by (pipeline_name, job_id, error_domain, operator_id) '
+                     + '(rate(arroyo_job_errors_total{%s}[$__rate_interval])) * 60' % f,
+                     '{{pipeline_name}} {{error_domain}} {{operator_id}}',
+                     ref='A'),
+          ],
+          steps=g.thresholds([['green', null], ['red', c.thresholds.jobErrorsPerMinute]]),
+        ), 18, 8),
+        g.panel(g.stat('Since the last error',
+                       "Time since the newest row of the job's error log.",
+                       's',
+                       [g.target('time() - max(arroyo_job_last_error_timestamp_seconds{%s})' % f,
+                                 'since',
+                                 instant=true)],
+                       steps=g.thresholds([['red', null], ['orange', 900], ['green', 3600]])), 6, 8),
 
         g.row('Job'),
         g.panel(g.stateTimeline(

@@ -84,6 +84,26 @@ pub fn controller(kind: ErrorKind) -> &'static str {
     }
 }
 
+/// What to check when a call to Arroyo's admin port (`/details`) failed with `kind`.
+pub fn admin(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::Connect => {
+            "nothing answers there: check that admin.endpoint is Arroyo's admin port (5114 by \
+             default and in Arroyo's Helm chart), or set it to \"\" to turn the admin \
+             collector off"
+        }
+        ErrorKind::Timeout => "no answer in time: raise admin.timeout",
+        ErrorKind::Http401 | ErrorKind::Http403 => {
+            "the admin port refuses the request: set admin.token-file (or admin.token)"
+        }
+        ErrorKind::Http404 | ErrorKind::Decode => {
+            "the answer is not Arroyo's /details: check that admin.endpoint is Arroyo's admin \
+             port, without a path"
+        }
+        _ => "see the error; admin.endpoint and admin.* configure this call",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -133,5 +153,7 @@ mod tests {
         assert!(controller(ErrorKind::GrpcUnavailable).contains("controller.endpoint"));
         assert!(controller(ErrorKind::TooLarge).contains("controller.max-message-size"));
         assert!(controller(ErrorKind::GrpcOther).contains("controller.endpoint"));
+        assert!(admin(ErrorKind::Connect).contains("admin.endpoint"));
+        assert!(admin(ErrorKind::Http401).contains("admin.token-file"));
     }
 }

@@ -10,8 +10,10 @@ use reqwest::header::{HeaderMap, HeaderValue, ACCEPT, AUTHORIZATION};
 use crate::arroyo::error::{ErrorKind, UpstreamError};
 use crate::arroyo::hint;
 use crate::arroyo::wire::{self, DecodeError};
-use crate::config::ApiConfig;
-use crate::model::{Checkpoint, Job, JobMetrics, Pipeline};
+use crate::config::{AdminConfig, ApiConfig, ClientTlsConfig};
+use crate::model::{
+    ArroyoBuild, Checkpoint, CheckpointDetails, Job, JobErrorPage, JobMetrics, Pipeline,
+};
 
 /// A decode error of the answer to `GET {path}`.
 fn decode_error(path: &str, e: DecodeError) -> UpstreamError {
@@ -21,7 +23,20 @@ fn decode_error(path: &str, e: DecodeError) -> UpstreamError {
 /// Upper bound on pages read from the pipeline list in one refresh.
 const MAX_PAGES: usize = 10_000;
 
-/// A client of Arroyo's REST API.
+/// Largest `/details` answer of the admin port (a few hundred bytes in practice).
+const ADMIN_MAX_BODY: usize = 64 * 1024;
+
+/// What differs between the clients of the REST API and of the admin port.
+struct Settings<'a> {
+    /// Configuration section, for messages (`api`, `admin`).
+    section: &'static str,
+    timeout: Duration,
+    tls: &'a ClientTlsConfig,
+    max_body: usize,
+    page_size: u32,
+}
+
+/// A client of Arroyo's REST API (or of its admin port, see [`RestClient::admin`]).
 pub struct RestClient {
     http: reqwest::Client,
     base: url::Url,
@@ -59,34 +74,71 @@ fn transport_kind(e: &reqwest::Error) -> ErrorKind {
 impl RestClient {
     /// Creates a client for `base` (the API's root URL, without `/api/v1`).
     pub fn new(cfg: &ApiConfig, base: url::Url, token: Option<&str>) -> Result<RestClient, String> {
+        RestClient::build(
+            Settings {
+                section: "api",
+                timeout: cfg.timeout,
+                tls: &cfg.tls,
+                max_body: cfg.max_response_size,
+                page_size: cfg.page_size,
+            },
+            base,
+            token,
+        )
+    }
+
+    /// Creates a client of Arroyo's admin port (`base` = its root URL), for `/details`.
+    pub fn admin(
+        cfg: &AdminConfig,
+        base: url::Url,
+        token: Option<&str>,
+    ) -> Result<RestClient, String> {
+        RestClient::build(
+            Settings {
+                section: "admin",
+                timeout: cfg.timeout,
+                tls: &cfg.tls,
+                max_body: ADMIN_MAX_BODY,
+                page_size: 1,
+            },
+            base,
+            token,
+        )
+    }
+
+    fn build(s: Settings<'_>, base: url::Url, token: Option<&str>) -> Result<RestClient, String> {
+        let section = s.section;
         let mut headers = HeaderMap::new();
         headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
         if let Some(token) = token {
             let mut value = HeaderValue::from_str(&format!("Bearer {token}"))
-                .map_err(|_| "api token holds characters not allowed in a header".to_string())?;
+                .map_err(|_| format!("{section} token holds characters not allowed in a header"))?;
             value.set_sensitive(true);
             headers.insert(AUTHORIZATION, value);
         }
         let mut builder = reqwest::Client::builder()
             .default_headers(headers)
-            .timeout(cfg.timeout)
-            .connect_timeout(cfg.timeout.min(Duration::from_secs(3)))
+            .timeout(s.timeout)
+            .connect_timeout(s.timeout.min(Duration::from_secs(3)))
             .pool_idle_timeout(Duration::from_secs(60))
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("arroyo-exporter/", env!("CARGO_PKG_VERSION")));
-        let material = crate::arroyo::tls::load("api", &cfg.tls)?;
-        if let (Some(pem), Some(path)) = (&material.ca_pem, &cfg.tls.ca_file) {
+        let material = crate::arroyo::tls::load(section, s.tls)?;
+        if let (Some(pem), Some(path)) = (&material.ca_pem, &s.tls.ca_file) {
             let cert = reqwest::Certificate::from_pem(pem)
-                .map_err(|e| format!("api.tls.ca-file {}: {e}", path.display()))?;
+                .map_err(|e| format!("{section}.tls.ca-file {}: {e}", path.display()))?;
             builder = builder.add_root_certificate(cert);
         }
         if let Some(id) = material.identity {
             let mut pem = id.cert_pem;
             pem.extend(id.key_pem);
-            let id = reqwest::Identity::from_pem(&pem).map_err(|e| format!("api.tls: {e}"))?;
+            let id =
+                reqwest::Identity::from_pem(&pem).map_err(|e| format!("{section}.tls: {e}"))?;
             builder = builder.identity(id);
         }
-        let http = builder.build().map_err(|e| format!("api client: {e}"))?;
+        let http = builder
+            .build()
+            .map_err(|e| format!("{section} client: {e}"))?;
         // `join` replaces the last path segment unless the base ends with `/`: keep a
         // path prefix such as `http://host/arroyo` in every call.
         let mut base = base;
@@ -97,8 +149,8 @@ impl RestClient {
         Ok(RestClient {
             http,
             base,
-            page_size: cfg.page_size,
-            max_body: cfg.max_response_size,
+            page_size: s.page_size,
+            max_body: s.max_body,
         })
     }
 
@@ -258,6 +310,54 @@ impl RestClient {
             return Ok(None);
         }
         Ok(Some(metrics))
+    }
+}
+
+impl RestClient {
+    /// The details of checkpoint `epoch` of a job, per chained operator
+    /// (`.../checkpoints/{epoch}/operator_checkpoint_groups`).
+    pub async fn checkpoint_groups(
+        &self,
+        pipeline_id: &str,
+        job_id: &str,
+        epoch: u64,
+    ) -> Result<CheckpointDetails, UpstreamError> {
+        let path = format!(
+            "api/v1/pipelines/{}/jobs/{}/checkpoints/{epoch}/operator_checkpoint_groups",
+            segment(pipeline_id),
+            segment(job_id)
+        );
+        let body = self.get(&path, &[]).await?;
+        wire::decode_checkpoint_groups(&body, epoch).map_err(|e| decode_error(&path, e))
+    }
+
+    /// One page of a job's error log, newest first (`.../jobs/{job_id}/errors`), of
+    /// `api.page-size` rows, older than the row `starting_after` when given.
+    pub async fn job_errors_page(
+        &self,
+        pipeline_id: &str,
+        job_id: &str,
+        starting_after: Option<&str>,
+    ) -> Result<JobErrorPage, UpstreamError> {
+        let path = format!(
+            "api/v1/pipelines/{}/jobs/{}/errors",
+            segment(pipeline_id),
+            segment(job_id)
+        );
+        let limit = self.page_size.to_string();
+        let mut query = vec![("limit", limit.as_str())];
+        if let Some(after) = starting_after {
+            query.push(("starting_after", after));
+        }
+        let body = self.get(&path, &query).await?;
+        wire::decode_job_errors_page(&body).map_err(|e| decode_error(&path, e))
+    }
+
+    /// Arroyo's build from the admin port (`GET /details`).
+    pub async fn admin_details(&self) -> Result<ArroyoBuild, UpstreamError> {
+        let path = "details";
+        let body = self.get(path, &[]).await?;
+        wire::decode_admin_details(&body).map_err(|e| decode_error(path, e))
     }
 }
 

@@ -10,15 +10,19 @@
 //! - `view.rs`: the snapshot's jobs prepared for writing, shared by the families;
 //! - one file per source of Arroyo families, in the order [`render`] writes them:
 //!   `job_metrics.rs` (the controller's `JobMetrics` documents), `jobs.rs` (the job
-//!   list), `checkpoints.rs` (checkpoint summaries), `topology.rs` (pipelines and
-//!   their graphs), `bottleneck.rs` (the bottleneck operator, from graph and
-//!   backpressure).
+//!   list), `checkpoints.rs` (checkpoint summaries), `checkpoint_details.rs`
+//!   (checkpoint size and phases), `job_errors.rs` (error-log counters), `topology.rs`
+//!   (pipelines and their graphs), `bottleneck.rs` (the bottleneck operator, from graph
+//!   and backpressure), `admin.rs` (Arroyo's build).
 //!
 //! The exporter's own and process families live next to their counters, in
 //! [`crate::selfmetrics::render`], which [`render`] calls last.
 
+mod admin;
 mod bottleneck;
+mod checkpoint_details;
 mod checkpoints;
+mod job_errors;
 mod job_metrics;
 mod jobs;
 mod topology;
@@ -85,8 +89,11 @@ pub fn render(snapshot: &Snapshot, format: Format, out: &mut Vec<u8>) {
         .collect();
     jobs::render(&mut w, snapshot, &api_views);
     checkpoints::render(&mut w, snapshot, &views);
+    checkpoint_details::render(&mut w, snapshot, &views);
+    job_errors::render(&mut w, snapshot, &views);
     topology::render(&mut w, snapshot, &views, &api_views);
     bottleneck::render(&mut w, snapshot, &views);
+    admin::render(&mut w, snapshot);
 
     crate::selfmetrics::render(&mut w, &snapshot.collectors, &snapshot.exporter);
 

@@ -122,6 +122,9 @@ pub(crate) fn small_snapshot() -> Snapshot {
         topology: false,
         pipeline_tags: Vec::new(),
         checkpoints: Default::default(),
+        checkpoint_details: Default::default(),
+        job_errors: Default::default(),
+        arroyo_build: None,
         exporter: ExporterStats {
             version: "0.1.0".to_string(),
             revision: "abc123".to_string(),

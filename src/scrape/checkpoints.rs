@@ -12,18 +12,18 @@ use crate::arroyo::hint;
 use crate::model::CheckpointSummary;
 
 impl Scraper {
-    /// Reads checkpoints of running jobs (`(job id, pipeline id)`): at most the
-    /// configured number of calls per scrape, oldest answers first; the other jobs reuse
-    /// their last answer. Returns the summaries and whether every call succeeded.
+    /// Reads checkpoints of running jobs (`(job id, pipeline id)`): at most `limit` calls,
+    /// oldest answers first; the other jobs reuse their last answer.
+    /// Returns the summaries, whether every call succeeded, and the calls made.
     pub(super) async fn collect_checkpoints(
         &self,
         jobs: Vec<(String, String)>,
+        limit: usize,
         deadline: Instant,
-    ) -> (BTreeMap<String, CheckpointSummary>, bool) {
+    ) -> (BTreeMap<String, CheckpointSummary>, bool, usize) {
         let Some(rest) = self.rest.clone() else {
-            return (BTreeMap::new(), true);
+            return (BTreeMap::new(), true, 0);
         };
-        let limit = self.cfg.collectors.checkpoint_calls_per_scrape;
         let mut order: Vec<(Option<Instant>, String, String)> = {
             let mut cache = self.checkpoint_cache.lock();
             let present: HashSet<&String> = jobs.iter().map(|j| &j.0).collect();
@@ -38,6 +38,7 @@ impl Scraper {
             .take(limit)
             .map(|(_, j, p)| (j, p))
             .collect();
+        let calls = to_fetch.len();
         let concurrency = self.cfg.scrape.concurrency;
         let results: Vec<(String, CheckpointAnswer)> = stream::iter(to_fetch)
             .map(|(job_id, pid)| {
@@ -85,6 +86,6 @@ impl Scraper {
                     .map(|(_, list)| (j.clone(), CheckpointSummary::from_checkpoints(list, wall)))
             })
             .collect();
-        (summaries, ok)
+        (summaries, ok, calls)
     }
 }

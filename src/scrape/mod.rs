@@ -11,8 +11,11 @@
 //! (pipeline refresh), `job_metrics` and `checkpoints`. [`execute`] times every
 //! collector and records its success.
 
+mod admin;
+mod checkpoint_details;
 mod checkpoints;
 mod discovery;
+mod job_errors;
 mod job_metrics;
 mod jobs;
 mod singleflight;
@@ -54,6 +57,12 @@ pub struct Scraper {
     /// Last checkpoint answer per job, with when it was read.
     checkpoint_cache: Mutex<HashMap<String, CachedCheckpoints>>,
     logged_failures: Mutex<HashSet<(String, u64)>>,
+    /// Newest checkpoint details per job (`checkpoint_details` collector).
+    details: checkpoint_details::DetailsState,
+    /// Error-log positions and counts per job (`job_errors` collector).
+    errors: job_errors::ErrorsState,
+    /// Arroyo's version (`admin` collector).
+    admin: admin::AdminState,
     include: Option<regex::Regex>,
     exclude: Option<regex::Regex>,
     /// The exporter's own counters.
@@ -122,6 +131,17 @@ impl Scraper {
                 .map(|r| regex::Regex::new(r).map_err(|e| format!("{key}: {e}")))
                 .transpose()
         };
+        let admin_client = match &cfg.admin.endpoint {
+            Some(base) => {
+                let token = config::admin_token(&cfg.admin).map_err(|e| e.to_string())?;
+                Some(Arc::new(RestClient::admin(
+                    &cfg.admin,
+                    base.clone(),
+                    token.as_deref(),
+                )?))
+            }
+            None => None,
+        };
         let include = compile("scrape.include-pipelines", &cfg.scrape.include_pipelines)?;
         let exclude = compile("scrape.exclude-pipelines", &cfg.scrape.exclude_pipelines)?;
         Ok(Scraper {
@@ -134,6 +154,9 @@ impl Scraper {
             checkpoint_flights: Singleflight::default(),
             checkpoint_cache: Mutex::new(HashMap::new()),
             logged_failures: Mutex::new(HashSet::new()),
+            details: checkpoint_details::DetailsState::default(),
+            errors: job_errors::ErrorsState::default(),
+            admin: admin::AdminState::new(admin_client),
             include,
             exclude,
             metrics: Arc::new(SelfMetrics::default()),
@@ -184,6 +207,12 @@ impl Scraper {
             .filter(|(j, _)| state_runs(&j.state))
             .filter_map(|(j, _)| j.pipeline_id.clone().map(|p| (j.id.clone(), p)))
             .collect();
+        let error_jobs: Vec<(String, String)> = jobs
+            .iter()
+            .filter(|(j, _)| job_errors::polls_errors(&j.state, j.running_desired))
+            .filter_map(|(j, _)| j.pipeline_id.clone().map(|p| (j.id.clone(), p)))
+            .collect();
+        let known_jobs: HashSet<String> = jobs.iter().map(|(j, _)| j.id.clone()).collect();
         let metrics_fut = async {
             if c.job_metrics {
                 let (out, status) = execute(
@@ -207,10 +236,42 @@ impl Scraper {
         };
         let checkpoints_fut = async {
             if c.checkpoints && api {
+                let budget = c.checkpoint_calls_per_scrape;
+                let reserve = self.checkpoint_details_reserve(&checkpoint_jobs);
                 // With no job list, nothing was checked: not a healthy upstream.
                 let (out, status) = execute(
                     "checkpoints",
-                    self.collect_checkpoints(checkpoint_jobs, deadline),
+                    self.collect_checkpoints(checkpoint_jobs.clone(), budget - reserve, deadline),
+                    |(_, ok, _)| *ok && jobs_ok,
+                )
+                .await;
+                let (summaries, _, calls) = out;
+                let details = if c.checkpoint_details {
+                    let (d, status) = execute(
+                        "checkpoint_details",
+                        self.collect_checkpoint_details(
+                            &checkpoint_jobs,
+                            &summaries,
+                            budget.saturating_sub(calls),
+                            deadline,
+                        ),
+                        |(_, ok)| *ok && jobs_ok,
+                    )
+                    .await;
+                    Some((d, status))
+                } else {
+                    None
+                };
+                Some((summaries, status, details))
+            } else {
+                None
+            }
+        };
+        let errors_fut = async {
+            if c.job_errors && api {
+                let (out, status) = execute(
+                    "job_errors",
+                    self.collect_job_errors(error_jobs, &known_jobs, jobs_ok, deadline),
                     |(_, ok)| *ok && jobs_ok,
                 )
                 .await;
@@ -219,15 +280,41 @@ impl Scraper {
                 None
             }
         };
-        let ((mut jobs, up, metrics_status), checkpoints) =
-            tokio::join!(metrics_fut, checkpoints_fut);
+        let admin_fut = async {
+            if c.admin && self.admin.enabled() {
+                Some(execute("admin", self.collect_admin(deadline), |(_, ok)| *ok).await)
+            } else {
+                None
+            }
+        };
+        let ((mut jobs, up, metrics_status), checkpoints, job_errors, admin) =
+            tokio::join!(metrics_fut, checkpoints_fut, errors_fut, admin_fut);
         collectors.extend(metrics_status);
+        let mut checkpoint_details = BTreeMap::new();
         let checkpoints = match checkpoints {
-            Some((summaries, status)) => {
+            Some((summaries, status, details)) => {
                 collectors.push(status);
+                if let Some((d, status)) = details {
+                    collectors.push(status);
+                    checkpoint_details = d.0;
+                }
                 summaries
             }
             None => BTreeMap::new(),
+        };
+        let job_errors = match job_errors {
+            Some((counts, status)) => {
+                collectors.push(status);
+                counts
+            }
+            None => BTreeMap::new(),
+        };
+        let arroyo_build = match admin {
+            Some(((build, _), status)) => {
+                collectors.push(status);
+                build
+            }
+            None => None,
         };
 
         jobs.sort_by(|a, b| a.job.id.cmp(&b.job.id));
@@ -243,6 +330,9 @@ impl Scraper {
             exporter: self.metrics.stats(),
             bottleneck_threshold: Threshold::new(self.cfg.scrape.bottleneck_threshold)
                 .unwrap_or_default(),
+            checkpoint_details,
+            job_errors,
+            arroyo_build,
         }
     }
 }

@@ -27,6 +27,7 @@ pub fn config_for(arroyo: &arroyo_sim::FakeArroyo) -> Config {
     let mut c = Config::default();
     c.controller.endpoint = arroyo.rpc_url().parse().unwrap();
     c.api.endpoint = Some(arroyo.api_url().parse().unwrap());
+    c.admin.endpoint = Some(arroyo.admin_url().parse().unwrap());
     c
 }
 

@@ -44,6 +44,13 @@ EXPORTER_METRICS = {
     "arroyo_job_metrics_last_sample_timestamp_seconds",
     "arroyo_pipeline_info",
     "arroyo_pipeline_checkpoint_interval_seconds",
+    # issue 11: checkpoint size and phases, job errors, Arroyo's version
+    "arroyo_job_last_checkpoint_bytes",
+    "arroyo_operator_last_checkpoint_bytes",
+    "arroyo_operator_last_checkpoint_phase_seconds",
+    "arroyo_job_errors_total",
+    "arroyo_job_last_error_timestamp_seconds",
+    "arroyo_build_info",
     "arroyo_up",
     "arroyo_exporter_collector_success",
     "arroyo_exporter_collector_duration_seconds",

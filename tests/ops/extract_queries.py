@@ -54,6 +54,9 @@ EMPTY_WHEN_HEALTHY = {
     ("arroyo-pipeline.json", "Kafka source lag"): "needs kafka_exporter, which the tests do not run",
     ("arroyo-pipeline.json", "Bottleneck"): "no operator holds its job back",
     ("arroyo-overview.json", "Top bottlenecks"): "no operator holds its job back",
+    **{(d, "Job error rows/min"): "no job writes error rows"
+       for d in ("arroyo-overview.json", "arroyo-pipeline.json")},
+    ("arroyo-pipeline.json", "Since the last error"): "no job has written an error row",
 }
 
 # (record, value of its `baseline` label or None): why it is empty on a system that has

@@ -287,6 +287,7 @@ def chart():
         "deployment": tpl["deployment"]["name"],
         "grpc": values["grpcPort"],
         "http": values["httpPort"],
+        "admin": values["adminPort"],
     }
 
 
@@ -352,6 +353,7 @@ def test_standalone_endpoints_are_the_chart_service(chart):
     flags = flags_of(containers_of(dep)[EXPORTER])
     assert flags["--controller.endpoint"] == f"http://{chart['service']}:{chart['grpc']}"
     assert flags["--api.endpoint"] == f"http://{chart['service']}:{chart['http']}"
+    assert flags["--admin.endpoint"] == f"http://{chart['service']}:{chart['admin']}"
     assert flags["--web.listen-address"] == f"0.0.0.0:{EXPORTER_PORT}"
 
 
@@ -382,7 +384,7 @@ def test_standalone_example_reaches_the_chart_service():
     exporter = containers_of(find(objects, "Deployment", EXPORTER))[EXPORTER]
     controller = find(objects, "Deployment", "arroyo-controller")
     controller_labels = controller["spec"]["template"]["metadata"]["labels"]
-    for flag in ("--controller.endpoint", "--api.endpoint"):
+    for flag in ("--controller.endpoint", "--api.endpoint", "--admin.endpoint"):
         url = urllib.parse.urlsplit(flags_of(exporter)[flag])
         svc = find(objects, "Service", url.hostname)
         assert selects(svc["spec"]["selector"], controller_labels), flag
@@ -407,6 +409,7 @@ def test_sidecar_endpoints_are_loopback(chart):
     flags = flags_of(containers[EXPORTER])
     assert flags["--controller.endpoint"] == f"http://127.0.0.1:{chart['grpc']}"
     assert flags["--api.endpoint"] == f"http://127.0.0.1:{chart['http']}"
+    assert flags["--admin.endpoint"] == f"http://127.0.0.1:{chart['admin']}"
     pod = dep["spec"]["template"]
     assert pod["metadata"]["annotations"]["kubectl.kubernetes.io/default-container"] == \
         chart["tpl"]["deployment"]["container"]

@@ -39,6 +39,8 @@ REQUIRED_ALERTS = {
     "ArroyoSubtaskSkew",
     # issue 12
     "ArroyoExporterTargetMissing", "ArroyoApiUnreachable", "ArroyoCheckpointsSlow",
+    # issue 11
+    "ArroyoCheckpointStateGrowing", "ArroyoJobErrors",
 }
 
 

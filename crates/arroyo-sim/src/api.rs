@@ -1,5 +1,5 @@
-//! The simulated REST API (`/api/v1`, release-shaped JSON) and the simulator's own
-//! control endpoints (`/sim/...`).
+//! The simulated REST API (`/api/v1`, release-shaped JSON), the simulator's own
+//! control endpoints (`/sim/...`), and the admin port (`/details`, `/status`).
 
 use std::borrow::Cow;
 
@@ -10,6 +10,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use serde_json::{json, Map, Value};
 
+use crate::details;
 use crate::docgen::mix;
 use crate::facts::job_state_runs;
 use crate::grpc::malformed;
@@ -219,6 +220,7 @@ fn route(state: &SimState, method: &Method, uri: &Uri) -> Routed {
                         .map(|c| checkpoint_json(w.release, c))
                         .collect(),
                 )),
+                "errors" => job_errors(w.release, job, uri.query().unwrap_or("")),
                 "operator_metric_groups" => {
                     if !w.leader_mode && !state.rpc_wanted_up() {
                         return Routed::Done(
@@ -233,7 +235,132 @@ fn route(state: &SimState, method: &Method, uri: &Uri) -> Routed {
                 _ => not_found("Not found"),
             }
         }
+        ["pipelines", pid, "jobs", jid, "checkpoints", epoch, "operator_checkpoint_groups"] => {
+            let Some(job) = w.job(jid).filter(|j| j.pipeline_id == *pid) else {
+                return not_found("Job not found");
+            };
+            let Some(pipeline) = w.pipeline(pid) else {
+                return not_found("Pipeline not found");
+            };
+            let Ok(epoch) = epoch.parse::<u64>() else {
+                return Routed::Done(
+                    StatusCode::BAD_REQUEST,
+                    json!({"error": format!("invalid epoch {epoch:?}")}).to_string(),
+                );
+            };
+            if let Some((raw_epoch, doc)) = &job.checkpoint_groups_raw {
+                if *raw_epoch == epoch {
+                    return Routed::Done(StatusCode::OK, doc.to_string());
+                }
+            }
+            match job.checkpoints.iter().find(|c| c.epoch == epoch) {
+                Some(c) => {
+                    let ops =
+                        details::checkpoint_groups(w.release, pipeline, job, epoch, c.start_time);
+                    ok(details::checkpoint_groups_json(w.release, &ops))
+                }
+                None => not_found("Checkpoint not found"),
+            }
+        }
         _ => not_found("Not found"),
+    }
+}
+
+/// A page of a job's error log: `limit` (default 10, as Arroyo's) rows newest first,
+/// older than `starting_after`, and `hasMore`.
+fn job_errors(release: Release, job: &SimJob, query: &str) -> Routed {
+    let mut limit = 10;
+    let mut after: Option<String> = None;
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+        match k.as_ref() {
+            "limit" => match v.parse::<usize>() {
+                Ok(n) => limit = n.clamp(1, MAX_PAGE),
+                Err(_) => {
+                    return Routed::Done(
+                        StatusCode::BAD_REQUEST,
+                        json!({"error": format!("invalid limit {v:?}")}).to_string(),
+                    )
+                }
+            },
+            "starting_after" if !v.is_empty() => after = Some(v.into_owned()),
+            _ => {}
+        }
+    }
+    let (rows, more) = details::job_errors_page(job, limit, after.as_deref());
+    let data: Vec<Value> = rows
+        .into_iter()
+        .map(|e| details::job_error_json(release, e))
+        .collect();
+    ok(json!({ "data": data, "hasMore": more }))
+}
+
+/// The admin port's router: `GET /details` (Arroyo's build) and `GET /status`.
+pub(crate) fn admin_router(state: SimState) -> axum::Router {
+    axum::Router::new().fallback(admin).with_state(state)
+}
+
+async fn admin(State(state): State<SimState>, uri: Uri, headers: HeaderMap) -> Response {
+    let path = uri.path().to_string();
+    let (faults, token, details) = {
+        let mut w = state.lock();
+        *w.admin_calls.entry(path.clone()).or_insert(0) += 1;
+        (
+            w.admin_faults.clone(),
+            w.admin_token.clone(),
+            w.admin_details.clone(),
+        )
+    };
+    let faults = if faults.applies_to(&path) {
+        faults
+    } else {
+        ApiFaults::default()
+    };
+    if let Some(d) = faults.delay {
+        tokio::time::sleep(d).await;
+    }
+    if let Some(s) = faults.status {
+        let status = StatusCode::from_u16(s).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return bytes_response(status, "text/plain", b"error".to_vec());
+    }
+    if faults.html_body {
+        return bytes_response(
+            StatusCode::OK,
+            "text/html; charset=utf-8",
+            b"<!DOCTYPE html><html><body>proxy</body></html>".to_vec(),
+        );
+    }
+    if let Some(token) = token {
+        let ok = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|t| t.trim() == token);
+        if !ok {
+            return bytes_response(
+                StatusCode::UNAUTHORIZED,
+                "text/plain",
+                b"Unauthorized".to_vec(),
+            );
+        }
+    }
+    match path.as_str() {
+        "/details" => {
+            let body = json!({
+                "service": details.service,
+                "git_sha": details.git_sha,
+                "version": details.version,
+                "build_timestamp": details.build_timestamp,
+            })
+            .to_string();
+            let body = if faults.malformed_json {
+                malformed(&body)
+            } else {
+                body
+            };
+            bytes_response(StatusCode::OK, "application/json", body.into_bytes())
+        }
+        "/status" => bytes_response(StatusCode::OK, "text/plain", b"ok".to_vec()),
+        _ => bytes_response(StatusCode::NOT_FOUND, "text/plain", b"Not found".to_vec()),
     }
 }
 

@@ -7,10 +7,13 @@
 
 use std::collections::BTreeMap;
 
+use crate::details::plan_operators;
 use crate::docgen::{hash, Effect, Rng};
 use crate::release::Release;
 use crate::scenario::{bottleneck_position, Scenario, BOTTLENECK_MOVE_PERIOD_MICROS};
-use crate::state::{MetricsSource, SimCheckpoint, SimJob, SimNode, SimPipeline, SimState, World};
+use crate::state::{
+    MetricsSource, SimCheckpoint, SimJob, SimJobError, SimNode, SimPipeline, SimState, World,
+};
 
 /// Period of the restart loop.
 pub const RESTART_PERIOD_MICROS: u64 = 20_000_000;
@@ -18,6 +21,12 @@ pub const RESTART_PERIOD_MICROS: u64 = 20_000_000;
 pub const RESTARTING_MICROS: u64 = 4_000_000;
 /// Checkpoints kept (and listed) per job.
 pub const CHECKPOINTS_KEPT: usize = 12;
+/// Bytes each stateful subtask adds per epoch in the growing-state scenario.
+pub const GROWTH_BYTES_PER_EPOCH: u64 = 4 * 1024 * 1024;
+/// Rows of the error-burst scenario's first burst.
+pub const ERROR_BURST_ROWS: u64 = 25;
+/// Arroyo's rate limit of non-fatal errors: one row per this many µs per subtask.
+pub const ERROR_ROW_INTERVAL_MICROS: u64 = 5_000_000;
 
 impl World {
     /// Switches to `scenario` at `now`: undoes what the previous one did to its job, then
@@ -44,6 +53,7 @@ impl World {
             if Some(&job.id) != victim.as_ref() {
                 continue;
             }
+            job.state_growth_bytes = 0;
             match old {
                 Scenario::JobFailed if job.state == "Failed" => {
                     // The operator restarts it.
@@ -82,6 +92,28 @@ impl World {
                 )
             })
             .collect();
+        // The error-burst scenario's reporting operator: the victim's second plan
+        // operator (the first after the source), with its node's parallelism.
+        let reporter: Option<(String, u64)> = victim
+            .as_ref()
+            .and_then(|v| self.jobs.iter().find(|j| &j.id == v))
+            .and_then(|j| self.pipelines.iter().find(|p| p.id == j.pipeline_id))
+            .and_then(|p| {
+                let ops = plan_operators(self.release, p);
+                let (op, node, _) = ops.get(1).or(ops.first())?.clone();
+                let count = p.nodes.len();
+                let parallelism = p
+                    .nodes
+                    .iter()
+                    .enumerate()
+                    .find(|(pos, n)| {
+                        crate::release::wire_node_id(self.release, n.node_id, *pos, count) == node
+                    })
+                    .map_or(1, |(_, n)| u64::from(n.parallelism.max(1)));
+                Some((op, parallelism))
+            });
+        let mut error_seq = self.error_seq;
+        let mut errors_until = self.errors_written_until;
         for job in &mut self.jobs {
             let Some((_, interval, nodes)) = pipelines.iter().find(|p| p.0 == job.pipeline_id)
             else {
@@ -169,6 +201,26 @@ impl World {
                             }
                         }
                     }
+                    Scenario::GrowingState => {
+                        if job.state_growth_bytes == 0 {
+                            job.state_growth_bytes = GROWTH_BYTES_PER_EPOCH;
+                            job.state_growth_since_epoch =
+                                job.checkpoints.last().map_or(0, |c| c.epoch);
+                        }
+                    }
+                    Scenario::ErrorBurst => {
+                        if let Some((op, subtasks)) = &reporter {
+                            write_error_rows(
+                                job,
+                                op,
+                                *subtasks,
+                                since,
+                                now,
+                                &mut error_seq,
+                                &mut errors_until,
+                            );
+                        }
+                    }
                     Scenario::Steady | Scenario::ControllerDown => {}
                 }
             }
@@ -176,6 +228,41 @@ impl World {
                 advance_checkpoints(job, *interval, now, stalled.then_some(since));
             }
         }
+        self.error_seq = error_seq;
+        self.errors_written_until = errors_until;
+    }
+}
+
+/// The error-burst scenario's rows up to `now`: the burst of [`ERROR_BURST_ROWS`] rows
+/// in the 5 s before `since` (once), then one row per [`ERROR_ROW_INTERVAL_MICROS`] per
+/// subtask of `operator` (alternating subtasks), after `*until`.
+fn write_error_rows(
+    job: &mut SimJob,
+    operator: &str,
+    subtasks: u64,
+    since: u64,
+    now: u64,
+    seq: &mut u64,
+    until: &mut u64,
+) {
+    let mut push = |job: &mut SimJob, at: u64, task: u64| {
+        job.errors
+            .push(SimJobError::invalid_data(*seq, at, operator, task));
+        *seq += 1;
+    };
+    if *until < since {
+        let step = ERROR_ROW_INTERVAL_MICROS / ERROR_BURST_ROWS;
+        for i in 0..ERROR_BURST_ROWS {
+            let at = since.saturating_sub((ERROR_BURST_ROWS - 1 - i) * step);
+            push(job, at, i % subtasks);
+        }
+        *until = since;
+    }
+    let every = ERROR_ROW_INTERVAL_MICROS / subtasks.max(1);
+    while *until + every <= now {
+        *until += every;
+        let task = (*until / every) % subtasks.max(1);
+        push(job, *until, task);
     }
 }
 
@@ -513,6 +600,50 @@ mod tests {
         // Steady again: nothing is backpressured.
         w.switch_scenario(Scenario::Steady, at);
         assert!(high(&backpressure_at(&w, at + 10_000_000)).is_empty());
+    }
+
+    #[test]
+    fn state_grows_and_errors_burst() {
+        let mut w = demo_world(Release::Main, 2, 2, 1, NOW);
+        let id = w.jobs[0].id.clone();
+        w.switch_scenario(Scenario::GrowingState, NOW);
+        let since = w.job(&id).unwrap().state_growth_since_epoch;
+        assert_eq!(
+            w.job(&id).unwrap().state_growth_bytes,
+            GROWTH_BYTES_PER_EPOCH
+        );
+        assert_eq!(w.jobs[1].state_growth_bytes, 0);
+        w.advance(NOW + 60_000_000);
+        assert_eq!(w.job(&id).unwrap().state_growth_since_epoch, since);
+        w.switch_scenario(Scenario::ErrorBurst, NOW + 61_000_000);
+        assert_eq!(w.job(&id).unwrap().state_growth_bytes, 0);
+        let rows = w.job(&id).unwrap().errors.len() as u64;
+        assert_eq!(rows, ERROR_BURST_ROWS);
+        assert_eq!(
+            w.job(&id).unwrap().errors[0].operator_id.as_deref(),
+            Some("value_1")
+        );
+        // One row per 5 s per subtask (2 subtasks) for 60 s: 24 more.
+        w.advance(NOW + 121_000_000);
+        assert_eq!(
+            w.job(&id).unwrap().errors.len() as u64,
+            ERROR_BURST_ROWS + 24
+        );
+        assert!(w.jobs[1].errors.is_empty());
+        let ids: std::collections::HashSet<&str> = w
+            .job(&id)
+            .unwrap()
+            .errors
+            .iter()
+            .map(|e| e.id.as_str())
+            .collect();
+        assert_eq!(ids.len() as u64, ERROR_BURST_ROWS + 24);
+        w.switch_scenario(Scenario::Steady, NOW + 122_000_000);
+        w.advance(NOW + 200_000_000);
+        assert_eq!(
+            w.job(&id).unwrap().errors.len() as u64,
+            ERROR_BURST_ROWS + 24
+        );
     }
 
     #[test]

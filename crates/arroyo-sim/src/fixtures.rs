@@ -30,7 +30,8 @@ fn u64_field(v: &Value, key: &str) -> Option<u64> {
 }
 
 /// The world of a real capture: the pipeline, its job (Running, with the captured
-/// `JobMetrics` document served verbatim) and its checkpoints, exactly as Arroyo gave them.
+/// `JobMetrics` document served verbatim), its checkpoints and, where captured, the
+/// details of its newest checkpoint, exactly as Arroyo gave them.
 ///
 /// `fixtures_dir` is the folder holding `arroyo-main-addb390/` (main) and `arroyo-v0.15.0/`
 /// (v0.15), e.g. `tests/fixtures`. Other releases have no capture:
@@ -120,6 +121,14 @@ pub fn fixture_world(release: Release, fixtures_dir: &Path) -> io::Result<World>
         })
         .collect();
 
+    // The captured details of the newest checkpoint, where there is one (main: epoch 17).
+    let groups_file = dir.join("operator_checkpoint_groups_epoch17.json");
+    let groups: Option<(u64, Arc<str>)> = if groups_file.exists() {
+        Some((17, std::fs::read_to_string(&groups_file)?.into()))
+    } else {
+        None
+    };
+
     let jfile = dir.join("jobs.json");
     for j in read_json(&jfile)?
         .get("data")
@@ -152,6 +161,7 @@ pub fn fixture_world(release: Release, fixtures_dir: &Path) -> io::Result<World>
             .and_then(Value::as_str)
             .map(str::to_string);
         job.checkpoints = checkpoints.clone();
+        job.checkpoint_groups_raw = groups.clone();
         job.metrics = MetricsSource::Raw(doc.clone());
         world.jobs.push(job);
     }

@@ -25,14 +25,16 @@
 //! pb         -                                         gRPC stubs from the sim's own proto/
 //! docgen     facts release                             generated JobMetrics documents
 //! state      facts release scenario docgen             the World and its SimState handle
-//! autopilot  release scenario docgen state             scenarios acting over time; demo_world
+//! details    docgen release state                      checkpoint details, error log pages
+//! autopilot  release scenario docgen state details     scenarios acting over time; demo_world
 //! fixtures   release state                             a World from the real captures
 //! grpc       pb docgen state                           the controller's JobMetrics
-//! api        facts release scenario docgen state grpc  REST API and /sim endpoints
-//! lib.rs     all                                       FakeArroyo: both servers
+//! api        facts release scenario details docgen     REST API, /sim endpoints, admin port
+//!            state grpc
+//! lib.rs     all                                       FakeArroyo: the three servers
 //! ```
 //!
-//! [`FakeArroyo`] runs two real servers on 127.0.0.1 (port 0 = ephemeral, or given):
+//! [`FakeArroyo`] runs three real servers on 127.0.0.1 (port 0 = ephemeral, or given):
 //!
 //! * the controller's gRPC `JobMetrics`, on `ControllerGrpc` for v0.11..v0.15 and on
 //!   `JobControllerGrpc` for main; the other service answers `UNIMPLEMENTED` as tonic does
@@ -42,8 +44,12 @@
 //!   `hasMore`, one pipeline, a pipeline's jobs, all jobs, checkpoints, and the
 //!   `operator_metric_groups` bridge), shaped like the chosen [`Release`] (camelCase up to
 //!   v0.14, v0.11's word node ids, v0.15's `failure_message`, main's `pipeline_id`,
-//!   `failure_reason` and `tags`), with an optional bearer token. Plus the simulator's own
+//!   `failure_reason` and `tags`), with an optional bearer token; also each checkpoint's
+//!   `operator_checkpoint_groups` (per chained operator, see `details`) and each job's
+//!   error log (`errors`, newest first, paginated). Plus the simulator's own
 //!   `GET /sim/scenario` and `POST /sim/scenario/{name}`.
+//! * the admin port: `GET /details` (Arroyo's build, [`SimAdminDetails`]) and `/status`,
+//!   with its own faults and optional bearer token.
 //!
 //! Everything they serve comes from a shared, mutable [`World`] behind [`SimState`]:
 //! pipelines, jobs, checkpoints, a metrics source per job (a fixed document such as a
@@ -85,6 +91,7 @@
 
 mod api;
 mod autopilot;
+mod details;
 mod docgen;
 pub mod facts;
 mod fixtures;
@@ -111,6 +118,10 @@ use std::time::Duration;
 pub use autopilot::{
     demo_world, sim_id, CHECKPOINTS_KEPT, RESTARTING_MICROS, RESTART_PERIOD_MICROS,
 };
+pub use details::{
+    checkpoint_groups, expected_by_node, plan_operators, SimOperatorCheckpoint,
+    SimSubtaskCheckpoint,
+};
 pub use docgen::{
     expected_newest, generate_metrics_document, DocSpec, Effect, COLLECTION_INTERVAL_MICROS,
     MAX_POINTS,
@@ -120,8 +131,8 @@ pub use fixtures::fixture_world;
 pub use release::{legacy_operator_id, wire_node_id, Release};
 pub use scenario::{bottleneck_position, Scenario, BOTTLENECK_MOVE_PERIOD_MICROS};
 pub use state::{
-    ApiFaults, DocPlan, MetricsSource, RpcFaults, SimCheckpoint, SimJob, SimNode, SimPipeline,
-    SimState, World,
+    ApiFaults, DocPlan, MetricsSource, RpcFaults, SimAdminDetails, SimCheckpoint, SimJob,
+    SimJobError, SimNode, SimPipeline, SimState, World,
 };
 
 use net::Supervised;
@@ -135,9 +146,16 @@ pub struct FakeArroyoBuilder {
     world: World,
     rpc_addr: SocketAddr,
     api_addr: SocketAddr,
+    admin_addr: SocketAddr,
 }
 
 impl FakeArroyoBuilder {
+    /// Admin port listen address (default `127.0.0.1:0`).
+    pub fn admin_addr(mut self, addr: SocketAddr) -> Self {
+        self.admin_addr = addr;
+        self
+    }
+
     /// gRPC listen address (default `127.0.0.1:0`).
     pub fn rpc_addr(mut self, addr: SocketAddr) -> Self {
         self.rpc_addr = addr;
@@ -179,7 +197,17 @@ impl FakeArroyoBuilder {
             api::router(state.clone()),
             state.api_up_receiver(),
         )?;
-        Ok(FakeArroyo { state, rpc, api })
+        let admin = Supervised::start(
+            self.admin_addr,
+            api::admin_router(state.clone()),
+            state.admin_up_receiver(),
+        )?;
+        Ok(FakeArroyo {
+            state,
+            rpc,
+            api,
+            admin,
+        })
     }
 }
 
@@ -190,6 +218,7 @@ pub struct FakeArroyo {
     state: SimState,
     rpc: Supervised,
     api: Supervised,
+    admin: Supervised,
 }
 
 impl FakeArroyo {
@@ -205,6 +234,7 @@ impl FakeArroyo {
             world: World::new(release),
             rpc_addr: local,
             api_addr: local,
+            admin_addr: local,
         }
     }
 
@@ -238,6 +268,23 @@ impl FakeArroyo {
         format!("http://{}", self.api.addr)
     }
 
+    /// `http://127.0.0.1:PORT` of the admin port (`/details`, `/status`).
+    pub fn admin_url(&self) -> String {
+        format!("http://{}", self.admin.addr)
+    }
+
+    /// Closes the admin listener and kills its connections.
+    pub async fn stop_admin(&self) {
+        self.state.set_admin_up(false);
+        let _ = self.admin.wait_running(false, LISTENER_WAIT).await;
+    }
+
+    /// Opens the admin listener again on the same port.
+    pub async fn restart_admin(&self) -> io::Result<()> {
+        self.state.set_admin_up(true);
+        self.admin.wait_running(true, LISTENER_WAIT).await
+    }
+
     /// Closes the gRPC listener and kills its connections (a controller that died).
     pub async fn stop_rpc(&self) {
         self.state.set_rpc_up(false);
@@ -269,10 +316,11 @@ impl FakeArroyo {
         self.api.wait_running(true, LISTENER_WAIT).await
     }
 
-    /// Stops both servers.
+    /// Stops the three servers.
     pub async fn shutdown(self) {
         self.rpc.abort();
         self.api.abort();
+        self.admin.abort();
         tokio::task::yield_now().await;
     }
 }

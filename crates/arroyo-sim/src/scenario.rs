@@ -32,6 +32,12 @@ pub enum Scenario {
     /// 0.95), then a node further down is (every node upstream of it is backpressured),
     /// then the second node again, and so on. See [`bottleneck_position`].
     BottleneckMoves,
+    /// The scenario job's state grows without bound: every stateful subtask adds 4 MiB
+    /// per checkpoint epoch.
+    GrowingState,
+    /// The scenario job writes a burst of 25 error rows (invalid data dropped by its
+    /// second operator), then one row per 5 s per subtask, as Arroyo's rate limit allows.
+    ErrorBurst,
 }
 
 /// How long the bottleneck of [`Scenario::BottleneckMoves`] stays in one place.
@@ -53,7 +59,7 @@ pub fn bottleneck_position(nodes: usize, elapsed_micros: u64) -> Option<usize> {
 
 impl Scenario {
     /// Every scenario.
-    pub const ALL: [Scenario; 9] = [
+    pub const ALL: [Scenario; 11] = [
         Scenario::Steady,
         Scenario::ThroughputDrop,
         Scenario::Backpressure,
@@ -63,6 +69,8 @@ impl Scenario {
         Scenario::CheckpointsStalled,
         Scenario::ControllerDown,
         Scenario::BottleneckMoves,
+        Scenario::GrowingState,
+        Scenario::ErrorBurst,
     ];
 
     /// Kebab-case name (`steady`, `throughput-drop`, ...).
@@ -77,6 +85,8 @@ impl Scenario {
             Scenario::CheckpointsStalled => "checkpoints-stalled",
             Scenario::ControllerDown => "controller-down",
             Scenario::BottleneckMoves => "bottleneck-moves",
+            Scenario::GrowingState => "growing-state",
+            Scenario::ErrorBurst => "error-burst",
         }
     }
 

@@ -99,6 +99,75 @@ pub struct SimCheckpoint {
     pub checkpoint_type: String,
 }
 
+/// One row of a job's error log (`GET .../jobs/{id}/errors`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimJobError {
+    /// Row id (a nanoid-like string in Arroyo).
+    pub id: String,
+    /// When it was written (µs).
+    pub created_at: u64,
+    /// Reporting operator (`value_1`), when any.
+    pub operator_id: Option<String>,
+    /// Reporting subtask, when any.
+    pub task_index: Option<u64>,
+    /// `error` (Arroyo stores only error-level rows).
+    pub level: String,
+    /// The message (`Dropping invalid data (3)`, `task failed`, ...).
+    pub message: String,
+    /// Details text.
+    pub details: String,
+    /// `user`, `external` or `internal` (served on main only).
+    pub error_domain: Option<String>,
+}
+
+impl SimJobError {
+    /// A non-fatal user error of `operator_id`/`task_index` at `created_at`, as Arroyo
+    /// writes one for invalid input (`Dropping invalid data (n)`); `seq` makes the id.
+    pub fn invalid_data(seq: u64, created_at: u64, operator_id: &str, task_index: u64) -> Self {
+        SimJobError {
+            id: format!("jle_{seq:010}"),
+            created_at,
+            operator_id: Some(operator_id.to_string()),
+            task_index: Some(task_index),
+            level: "error".to_string(),
+            message: format!("Dropping invalid data ({})", 1 + seq % 7),
+            details: "Failed to deserialize: expected value at line 1 column 1".to_string(),
+            error_domain: Some("user".to_string()),
+        }
+    }
+}
+
+/// Arroyo's build as its admin port's `GET /details` tells it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SimAdminDetails {
+    /// `service` (the process: `cluster`, `controller`, `api`).
+    pub service: String,
+    /// `version`.
+    pub version: String,
+    /// `git_sha`.
+    pub git_sha: String,
+    /// `build_timestamp`.
+    pub build_timestamp: String,
+}
+
+impl SimAdminDetails {
+    /// What a `cluster` process of `release` answers.
+    pub fn for_release(release: Release) -> SimAdminDetails {
+        let (version, git_sha) = match release {
+            Release::V0_11 => ("0.12.1", "5f2c1e0a9b7d"),
+            Release::V0_13 => ("0.14.1", "8e1d44b0c2aa"),
+            Release::V0_15 => ("0.15.0", "c0d7e9f31a52"),
+            Release::Main => ("0.16.0-dev", "addb390e6c1f"),
+        };
+        SimAdminDetails {
+            service: "cluster".to_string(),
+            version: version.to_string(),
+            git_sha: git_sha.to_string(),
+            build_timestamp: "2026-11-25T09:00:00Z".to_string(),
+        }
+    }
+}
+
 /// Where a job's `JobMetrics` document comes from.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub enum MetricsSource {
@@ -151,6 +220,16 @@ pub struct SimJob {
     pub source_rate: f64,
     /// Effects on generated values (set by scenarios, or by tests).
     pub effects: Vec<Effect>,
+    /// The job's error log, oldest first (served newest first).
+    pub errors: Vec<SimJobError>,
+    /// Bytes each stateful subtask adds to its state per checkpoint epoch (the
+    /// growing-state scenario); 0 keeps checkpoint sizes constant.
+    pub state_growth_bytes: u64,
+    /// The epoch from which `state_growth_bytes` applies.
+    pub state_growth_since_epoch: u64,
+    /// A fixed `operator_checkpoint_groups` answer (e.g. a real capture) for one epoch;
+    /// other epochs are generated.
+    pub checkpoint_groups_raw: Option<(u64, Arc<str>)>,
 }
 
 impl SimJob {
@@ -181,6 +260,10 @@ impl SimJob {
             seed,
             source_rate: 1000.0,
             effects: Vec::new(),
+            errors: Vec::new(),
+            state_growth_bytes: 0,
+            state_growth_since_epoch: 0,
+            checkpoint_groups_raw: None,
         }
     }
 }
@@ -345,6 +428,18 @@ pub struct World {
     pub rpc_calls: HashMap<String, u64>,
     /// REST calls per request path (without query).
     pub rest_calls: BTreeMap<String, u64>,
+    /// What the admin port's `/details` answers.
+    pub admin_details: SimAdminDetails,
+    /// Faults of the admin port.
+    pub admin_faults: ApiFaults,
+    /// When set, the admin port needs `Authorization: Bearer <token>` (else 401).
+    pub admin_token: Option<String>,
+    /// Calls to the admin port, per path.
+    pub admin_calls: BTreeMap<String, u64>,
+    /// Error rows written so far (makes row ids).
+    pub error_seq: u64,
+    /// Until when (µs) the error-burst scenario has written its rows.
+    pub errors_written_until: u64,
     /// Calls so far; varies the order of generated documents like a hash map would.
     pub(crate) call_seq: u64,
 }
@@ -370,6 +465,12 @@ impl World {
             scenario_base_run_id: 0,
             rpc_calls: HashMap::new(),
             rest_calls: BTreeMap::new(),
+            admin_details: SimAdminDetails::for_release(release),
+            admin_faults: ApiFaults::default(),
+            admin_token: None,
+            admin_calls: BTreeMap::new(),
+            error_seq: 0,
+            errors_written_until: 0,
             call_seq: 0,
         }
     }
@@ -465,6 +566,7 @@ struct Shared {
     world: Mutex<World>,
     rpc_up: watch::Sender<bool>,
     api_up: watch::Sender<bool>,
+    admin_up: watch::Sender<bool>,
 }
 
 /// Shared handle on the simulator's [`World`]; cheap to clone. Tests mutate it while the
@@ -488,6 +590,7 @@ impl SimState {
                 world: Mutex::new(world),
                 rpc_up: watch::Sender::new(true),
                 api_up: watch::Sender::new(true),
+                admin_up: watch::Sender::new(true),
             }),
         }
     }
@@ -651,5 +754,55 @@ impl SimState {
 
     pub(crate) fn api_up_receiver(&self) -> watch::Receiver<bool> {
         self.shared.api_up.subscribe()
+    }
+
+    pub(crate) fn admin_up_receiver(&self) -> watch::Receiver<bool> {
+        self.shared.admin_up.subscribe()
+    }
+
+    /// Wants the admin listener open or closed.
+    pub fn set_admin_up(&self, up: bool) {
+        self.shared.admin_up.send_replace(up);
+    }
+
+    /// Sets the admin port's faults.
+    pub fn set_admin_faults(&self, faults: ApiFaults) {
+        self.lock().admin_faults = faults;
+    }
+
+    /// Calls made to the admin port's `path` (e.g. `/details`).
+    pub fn admin_calls(&self, path: &str) -> u64 {
+        self.lock().admin_calls.get(path).copied().unwrap_or(0)
+    }
+
+    /// Appends rows to a job's error log (give them oldest first); returns false when
+    /// there is no such job.
+    pub fn add_job_errors(&self, job_id: &str, rows: Vec<SimJobError>) -> bool {
+        let mut w = self.lock();
+        let n = rows.len() as u64;
+        let found = w.job_mut(job_id).map(|j| j.errors.extend(rows)).is_some();
+        w.error_seq += n;
+        found
+    }
+
+    /// `n` rows of invalid data dropped by `operator_id` (alternating over `subtasks`
+    /// subtasks), one every `every_micros` up to `until` (µs), appended to a job's log.
+    pub fn add_error_burst(
+        &self,
+        job_id: &str,
+        operator_id: &str,
+        subtasks: u64,
+        n: u64,
+        until: u64,
+        every_micros: u64,
+    ) -> bool {
+        let first_seq = self.lock().error_seq;
+        let rows = (0..n)
+            .map(|i| {
+                let at = until.saturating_sub((n - 1 - i) * every_micros);
+                SimJobError::invalid_data(first_seq + i, at, operator_id, i % subtasks.max(1))
+            })
+            .collect();
+        self.add_job_errors(job_id, rows)
     }
 }

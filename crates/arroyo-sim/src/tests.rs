@@ -699,15 +699,99 @@ async fn fixture_worlds_serve_the_captures() {
         assert_eq!(st, 200);
         assert_eq!(jobs["data"][0]["id"], job_id.as_str());
         assert!(jobs["data"][0]["start_time"].as_u64().is_some());
+        let epoch = if release == Release::Main { 17 } else { 12 };
+        let groups = format!(
+            "{}/api/v1/pipelines/{pid}/jobs/{job_id}/checkpoints/{epoch}/operator_checkpoint_groups",
+            arroyo.api_url()
+        );
+        let body = http()
+            .get(&groups)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if release == Release::Main {
+            let want = std::fs::read_to_string(
+                dir.join(sub)
+                    .join("operator_checkpoint_groups_epoch17.json"),
+            )
+            .unwrap();
+            assert_eq!(body, want);
+        } else {
+            // No capture: generated, per chained operator.
+            let v: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(v["data"][1]["operator_id"], "value_1");
+        }
     }
     assert!(fixture_world(Release::V0_13, &dir).is_err());
+}
+
+#[tokio::test]
+async fn error_log_pages_and_admin_details() {
+    let arroyo = start_world(Release::V0_13).await;
+    let s = arroyo.state();
+    assert!(s.add_error_burst(JID, "value_1", 2, 25, NOW, 200_000));
+    let url = |q: &str| {
+        format!(
+            "{}/api/v1/pipelines/{PID}/jobs/{JID}/errors{q}",
+            arroyo.api_url()
+        )
+    };
+    let (st, first) = get_json(&url("")).await;
+    assert_eq!(st, 200);
+    // Arroyo's default page: 10 rows, newest first, camelCase before v0.15.
+    let rows = first["data"].as_array().unwrap();
+    assert_eq!(rows.len(), 10);
+    assert_eq!(first["hasMore"], true);
+    assert_eq!(rows[0]["createdAt"], NOW);
+    assert!(rows[0].get("errorDomain").is_none());
+    let mut seen = 0;
+    let mut after: Option<String> = None;
+    loop {
+        let q = match &after {
+            Some(a) => format!("?limit=7&starting_after={a}"),
+            None => "?limit=7".to_string(),
+        };
+        let (_, page) = get_json(&url(&q)).await;
+        let rows = page["data"].as_array().unwrap();
+        seen += rows.len();
+        after = rows.last().map(|r| r["id"].as_str().unwrap().to_string());
+        if page["hasMore"] != true {
+            break;
+        }
+    }
+    assert_eq!(seen, 25);
+
+    let (st, details) = get_json(&format!("{}/details", arroyo.admin_url())).await;
+    assert_eq!(st, 200);
+    assert_eq!(details["version"], "0.14.1");
+    assert_eq!(s.admin_calls("/details"), 1);
+    s.update(|w| w.admin_token = Some("adm".into()));
+    let (st, _) = get_json(&format!("{}/details", arroyo.admin_url())).await;
+    assert_eq!(st, 401);
+    let ok = http()
+        .get(format!("{}/details", arroyo.admin_url()))
+        .bearer_auth("adm")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    arroyo.stop_admin().await;
+    assert!(
+        tokio::net::TcpStream::connect(arroyo.admin_url().trim_start_matches("http://"))
+            .await
+            .is_err()
+    );
+    arroyo.restart_admin().await.unwrap();
 }
 
 /// The module order drawn at the top of lib.rs: a module refers (`crate::…`) only to
 /// modules above it, so imports go one way and there is no cycle.
 #[test]
 fn modules_import_only_modules_above_them() {
-    const ORDER: [(&str, &str); 11] = [
+    const ORDER: [(&str, &str); 12] = [
         ("facts", include_str!("facts.rs")),
         ("release", include_str!("release.rs")),
         ("scenario", include_str!("scenario.rs")),
@@ -715,6 +799,7 @@ fn modules_import_only_modules_above_them() {
         ("pb", ""),
         ("docgen", include_str!("docgen.rs")),
         ("state", include_str!("state.rs")),
+        ("details", include_str!("details.rs")),
         ("autopilot", include_str!("autopilot.rs")),
         ("fixtures", include_str!("fixtures.rs")),
         ("grpc", include_str!("grpc.rs")),

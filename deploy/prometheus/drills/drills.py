@@ -677,7 +677,104 @@ def operators_1d() -> Group:
     ])
 
 
+# ---------------------------------------------------------------- state size and job errors
+
+MIB = 1024 * 1024
+
+
+def predict_linear(values, m, window, horizon_min):
+    """Prometheus' predict_linear at minute `m` over the samples of the last `window`
+    minutes (least squares, intercept at `m`), `horizon_min` minutes ahead."""
+    pts = [(x, values[x]) for x in range(max(0, m - window + 1), m + 1)
+           if values[x] is not None]
+    if len(pts) < 2:
+        return None
+    n = len(pts)
+    mx = sum(x for x, _ in pts) / n
+    my = sum(y for _, y in pts) / n
+    var = sum((x - mx) ** 2 for x, _ in pts)
+    slope = sum((x - mx) * (y - my) for x, y in pts) / var
+    return my + slope * (m - mx) + slope * horizon_min
+
+
+def state_growing(values, window=6 * H, horizon=D, factor=2.0, near_top=0.9,
+                  min_bytes=64 * MIB):
+    """Per minute: whether ArroyoCheckpointStateGrowing's condition holds (the trend
+    passes `factor` times the window's largest within `horizon`, and the state is near
+    that largest now)."""
+    out = []
+    for m, v in enumerate(values):
+        p = predict_linear(values, m, window, horizon)
+        top = max(x for x in values[max(0, m - window + 1):m + 1] if x is not None)
+        out.append(v is not None and p is not None and v > min_bytes and p > factor * top
+                   and v >= near_top * top)
+    return out
+
+
+def state_drill(name, n, title, size, catch=(), allow=(), description=""):
+    job = healthy_job(n, job_id(name), name, [250.0] * n)
+    labels = {"job": "arroyo-exporter", "instance": name, "job_id": job.job_id,
+              "pipeline_id": job.pipeline_id, "pipeline_name": name}
+    job.extra.append(Series("arroyo_job_last_checkpoint_bytes", labels, size, scale=1,
+                            compress=False))
+    return Drill(name, title, target_series(name, n, const(n, 1.0), jobs=(job,)),
+                 list(catch), list(allow), description)
+
+
+def errors_drill(name, n, title, rows, catch=(), allow=(), description=""):
+    """`rows`: error rows written in each minute (the counter is their running sum)."""
+    job = healthy_job(n, job_id(name), name, [250.0] * n)
+    labels = {"job": "arroyo-exporter", "instance": name, "job_id": job.job_id,
+              "pipeline_id": job.pipeline_id, "pipeline_name": name,
+              "error_domain": "user", "operator_id": "value_1"}
+    total, counter = 0, []
+    for r in rows:
+        total += r
+        counter.append(float(total))
+    job.extra.append(Series("arroyo_job_errors_total", labels, counter, scale=1,
+                            compress=False))
+    return Drill(name, title, target_series(name, n, const(n, 1.0), jobs=(job,)),
+                 list(catch), list(allow), description)
+
+
+def state_errors_1d() -> Group:
+    n = D + 1
+    t = at(0, 10)
+    leak = [200 * MIB + (2 * MIB * (m - t) if m >= t else 0) for m in range(n)]
+    leak_start = first_for_good([1.0 if c else 0.0 for c in state_growing(leak)], 0.5)
+    saw = [20 * MIB + 5 * MIB * (m % 60) for m in range(n)]
+    rng = random.Random("state-steady")
+    # whole 32 MiB steps (one per checkpoint) keep the file free of stray digit runs
+    steady = [rng.choice(range(1952, 2145, 32)) * MIB for _ in range(n)]
+    sustained = [5 if t <= m < t + 120 else 0 for m in range(n)]
+    burst = [25 if m == t else 0 for m in range(n)]
+    trickle = [1 if m % 5 == 0 else 0 for m in range(n)]
+    return Group("state-errors", 1, run="health-1d", drills=[
+        state_drill("state-leak", n,
+                    "the newest checkpoint holds 200 MiB until 10:00, then grows by 2 MiB "
+                    "a minute (keys that never expire)",
+                    leak,
+                    catch=[Incident("ArroyoCheckpointStateGrowing", leak_start)],
+                    description=f"At the trend of the last 6 hours the state grows past twice "
+                                f"its largest within a day from {leak_start // 60:02d}:"
+                                f"{leak_start % 60:02d} on."),
+        state_drill("state-hourly-windows", n,
+                    "hourly windows: the state climbs from 20 MiB to 315 MiB and drops back "
+                    "every hour",
+                    saw),
+        state_drill("state-large-steady", n, "2 GiB of state, ±5 % (32 MiB steps) from "
+                    "checkpoint to checkpoint", steady),
+        errors_drill("errors-sustained", n,
+                     "5 error rows a minute (invalid input dropped) from 10:00 to 12:00",
+                     sustained,
+                     catch=[Incident("ArroyoJobErrors", t, t + 120)]),
+        errors_drill("errors-one-burst", n, "25 error rows at 10:00, none before or after",
+                     burst),
+        errors_drill("errors-trickle", n, "one error row every 5 minutes all day", trickle),
+    ])
+
+
 def groups() -> list[Group]:
     # the longest first: two promtool processes run at a time
     return [weekly(), throughput_3d(), exporter_1d(), jobs_1d(), checkpoints_1d(),
-            operators_1d(), target_vanished(), exporter_rollout()]
+            operators_1d(), state_errors_1d(), target_vanished(), exporter_rollout()]

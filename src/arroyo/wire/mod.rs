@@ -27,6 +27,7 @@ use serde::de::DeserializeSeed;
 
 use crate::model::{self, MetricKind, Point, SubtaskSample};
 
+mod details;
 mod rest;
 mod scanner;
 mod serde_decoder;
@@ -34,6 +35,7 @@ mod split;
 #[cfg(test)]
 mod test_support;
 
+pub use details::{decode_admin_details, decode_checkpoint_groups, decode_job_errors_page};
 pub use rest::{
     decode_checkpoints, decode_jobs, decode_pipeline, decode_pipelines_page, PipelinesPage,
 };

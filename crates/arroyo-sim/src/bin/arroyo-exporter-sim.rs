@@ -1,6 +1,7 @@
 //! `arroyo-exporter-sim`: a SIMULATED Arroyo for demos, dashboards and alert tests.
-//! It is not Arroyo. It serves the controller's `JobMetrics` gRPC and the REST API with
-//! changing data (see the `arroyo_sim` library), on Arroyo's default ports.
+//! It is not Arroyo. It serves the controller's `JobMetrics` gRPC, the REST API and the
+//! admin port's `/details` with changing data (see the `arroyo_sim` library), on Arroyo's
+//! default ports.
 //!
 //! Switch the scenario at runtime with `POST /sim/scenario/{name}` on the API port, and
 //! read it with `GET /sim/scenario`.
@@ -32,6 +33,14 @@ struct Args {
     #[arg(long, default_value = "127.0.0.1:5115", env = "ARROYO_SIM_API_LISTEN")]
     api_listen: SocketAddr,
 
+    /// Address of the admin port, which serves `/details` (Arroyo's default port is 5114).
+    #[arg(
+        long,
+        default_value = "127.0.0.1:5114",
+        env = "ARROYO_SIM_ADMIN_LISTEN"
+    )]
+    admin_listen: SocketAddr,
+
     /// Number of pipelines (each with one running job).
     #[arg(long, default_value_t = 4, env = "ARROYO_SIM_PIPELINES")]
     pipelines: usize,
@@ -41,7 +50,8 @@ struct Args {
     parallelism: u32,
 
     /// Scenario at start: steady, throughput-drop, backpressure, skew, job-failed,
-    /// restart-loop, checkpoints-stalled, controller-down or bottleneck-moves.
+    /// restart-loop, checkpoints-stalled, controller-down, bottleneck-moves, growing-state
+    /// or error-burst.
     #[arg(long, default_value = "steady", env = "ARROYO_SIM_SCENARIO")]
     scenario: Scenario,
 
@@ -113,7 +123,8 @@ async fn main() -> anyhow::Result<()> {
     let mut builder = FakeArroyo::builder(args.release)
         .world(world)
         .rpc_addr(args.rpc_listen)
-        .api_addr(args.api_listen);
+        .api_addr(args.api_listen)
+        .admin_addr(args.admin_listen);
     if let Some(t) = &args.token {
         builder = builder.token(t.clone());
     }
@@ -132,6 +143,7 @@ async fn main() -> anyhow::Result<()> {
         release = %args.release,
         rpc = %arroyo.rpc_url(),
         api = %arroyo.api_url(),
+        admin = %arroyo.admin_url(),
         pipelines,
         jobs,
         scenario = %args.scenario,
