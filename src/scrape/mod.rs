@@ -32,7 +32,8 @@ use crate::arroyo::rpc::RpcClient;
 use crate::arroyo::source::MetricsSource;
 use crate::config::{self, Config};
 use crate::model::{
-    state_runs, Checkpoint, CollectorStatus, Job, JobSnapshot, MetricsOutcome, Pipeline, Snapshot,
+    state_runs, Checkpoint, CollectorStatus, Job, JobSnapshot, MetricsOutcome, Pipeline, Scope,
+    Snapshot,
 };
 use crate::selfmetrics::SelfMetrics;
 
@@ -96,6 +97,11 @@ async fn execute<T>(
 impl Scraper {
     /// Builds the clients for `cfg`. Nothing connects until the first scrape.
     pub fn new(cfg: Arc<Config>) -> Result<Scraper, String> {
+        Scraper::with_metrics(cfg, Arc::new(SelfMetrics::default()))
+    }
+
+    /// [`Scraper::new`] counting into `metrics` (kept across configuration reloads).
+    pub fn with_metrics(cfg: Arc<Config>, metrics: Arc<SelfMetrics>) -> Result<Scraper, String> {
         let rpc = match cfg.scrape.metrics_source {
             config::MetricsSource::Rpc => Some(Arc::new(RpcClient::new(&cfg.controller)?)),
             config::MetricsSource::Rest => None,
@@ -135,7 +141,7 @@ impl Scraper {
             logged_failures: Mutex::new(HashSet::new()),
             include,
             exclude,
-            metrics: Arc::new(SelfMetrics::default()),
+            metrics,
         })
     }
 
@@ -240,6 +246,7 @@ impl Scraper {
             pipeline_tags: c.pipeline_tags.clone(),
             checkpoints,
             exporter: self.metrics.stats(),
+            scope: Scope::Full,
         }
     }
 }
