@@ -242,10 +242,7 @@ pub fn render_collectors(w: &mut Writer<'_>, collectors: &[CollectorStatus]) {
 
 /// The per-cluster counters to write: the top-level cluster's (no `target` label) when
 /// `top_level`, then each named target's (with its `target` label).
-fn clusters<'a>(
-    stats: &'a ExporterStats,
-    top_level: bool,
-) -> Vec<(Option<&'a str>, &'a ExporterStats)> {
+fn clusters(stats: &ExporterStats, top_level: bool) -> Vec<(Option<&str>, &ExporterStats)> {
     let mut out = Vec::with_capacity(stats.targets.len() + 1);
     if top_level {
         out.push((None, stats));
@@ -258,6 +255,9 @@ fn clusters<'a>(
     );
     out
 }
+
+/// A per-cluster counter family: name, help, and its value in one cluster's stats.
+type TotalFamily = (&'static str, &'static str, fn(&ExporterStats) -> u64);
 
 /// `labels` with `target` first when the counters are a named target's.
 fn with_target<'a>(
@@ -347,7 +347,7 @@ pub fn render_exporter(w: &mut Writer<'_>, stats: &ExporterStats, top_level: boo
         }
     }
 
-    let totals: [(&str, &str, fn(&ExporterStats) -> u64); 3] = [
+    let totals: [TotalFamily; 3] = [
         (
             "arroyo_exporter_unknown_metric_groups",
             "Metric groups with a name the exporter does not know, skipped since it started.",
