@@ -677,3 +677,120 @@ async fn certificates_and_targets_reload_under_load_without_a_failed_scrape() {
     assert_eq!(failed, 0, "failed scrapes: {errors:?}");
     assert!(ok >= 20, "only {ok} scrapes ran");
 }
+
+/// The scrape jobs of `deploy/prometheus/multi-target/scrape-configs.yml` (the items of
+/// its `scrape_configs` list), pointed at the exporter at `addr`.
+fn shipped_scrape_configs(addr: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("deploy/prometheus/multi-target/scrape-configs.yml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let (_, jobs) = text.split_once("scrape_configs:\n").unwrap();
+    assert!(jobs.contains("arroyo-exporter:9731"));
+    jobs.replace("arroyo-exporter:9731", addr)
+}
+
+/// `(label values…) → value` of a query's result, sorted.
+fn by_labels(result: &[serde_json::Value], labels: &[&str]) -> Vec<(Vec<String>, String)> {
+    let mut out: Vec<(Vec<String>, String)> = result
+        .iter()
+        .map(|s| {
+            (
+                labels
+                    .iter()
+                    .map(|l| s["metric"][*l].as_str().unwrap_or("").to_string())
+                    .collect(),
+                s["value"][1].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_with_the_shipped_relabelling_keeps_probed_clusters_apart() {
+    let main = cluster(Release::Main, "alpha pipeline", "job_Shared0001", 2).await;
+    let v15 = cluster(Release::V0_15, "beta pipeline", "job_Shared0001", 3).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("exporter.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "{}{}",
+            target_toml("staging", &main),
+            target_toml("prod", &v15)
+        ),
+    )
+    .unwrap();
+    let exporter = Process::start(&["--config", file.to_str().unwrap()]);
+    let rules = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/prometheus/rules");
+    let prom = common::prometheus::Prometheus::start(
+        &shipped_scrape_configs(&format!("127.0.0.1:{}", exporter.port)),
+        &[rules.join("arroyo-recording.yml")],
+        "1s",
+    );
+    let targets = prom.wait_scraped(3, Duration::from_secs(30));
+    for t in &targets {
+        assert_eq!(t["health"], "up", "{t}");
+    }
+    // Polls until the query answers `want` (series appear over a few scrape and
+    // evaluation rounds), then compares.
+    let expect = |promql: &str, labels: &[&str], want: Vec<(Vec<&str>, &str)>| {
+        let want: Vec<(Vec<String>, String)> = want
+            .into_iter()
+            .map(|(l, v)| (l.into_iter().map(String::from).collect(), v.to_string()))
+            .collect();
+        let started = Instant::now();
+        loop {
+            let got = by_labels(&prom.query(promql), labels);
+            if got == want || started.elapsed() > Duration::from_secs(20) {
+                assert_eq!(got, want, "{promql}");
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    };
+    // One arroyo_up per cluster, labelled by the relabelling alone.
+    expect(
+        "arroyo_up",
+        &["cluster", "instance", "job", "target"],
+        vec![
+            (vec!["prod", "prod", "arroyo-exporter", ""], "1"),
+            (vec!["staging", "staging", "arroyo-exporter", ""], "1"),
+        ],
+    );
+    // The same job id in both clusters: each cluster's series are its own.
+    expect(
+        "count by (cluster, job_id, pipeline_name) (arroyo_subtask_sent_messages_per_second)",
+        &["cluster", "job_id", "pipeline_name"],
+        vec![
+            (vec!["prod", "job_Shared0001", "beta pipeline"], "3"),
+            (vec!["staging", "job_Shared0001", "alpha pipeline"], "2"),
+        ],
+    );
+    // A recording rule of the mixin: one result per cluster.
+    expect(
+        "count by (cluster, pipeline_name) (arroyo_pipeline:arroyo_operator_backpressure_ratio:max)",
+        &["cluster", "pipeline_name"],
+        vec![
+            (vec!["prod", "beta pipeline"], "1"),
+            (vec!["staging", "alpha pipeline"], "1"),
+        ],
+    );
+    // The exporter's own job: its per-cluster counters carry `target`, which the
+    // shipped job copies into `cluster`.
+    expect(
+        "count by (target, cluster, job) (arroyo_exporter_upstream_requests_total{source=\"controller\"})",
+        &["target", "cluster", "job"],
+        vec![
+            (vec!["prod", "prod", "arroyo-exporter"], "1"),
+            (vec!["staging", "staging", "arroyo-exporter"], "1"),
+        ],
+    );
+    // Its process series stay without a cluster.
+    expect(
+        "count by (cluster, job) (process_resident_memory_bytes)",
+        &["cluster", "job"],
+        vec![(vec!["", "arroyo-exporter"], "1")],
+    );
+}
