@@ -429,7 +429,7 @@ mod tests {
     use super::*;
     use crate::exposition::test_support::{lines_of, render_str};
     use crate::exposition::Format;
-    use crate::model::Snapshot;
+    use crate::model::{CollectorStatus, Snapshot};
 
     #[test]
     fn parses_proc_files() {
@@ -541,6 +541,106 @@ mod tests {
                 text.contains(&format!("# TYPE {family}_total counter\n")),
                 "{family}"
             );
+        }
+    }
+
+    #[test]
+    fn per_cluster_counters_carry_the_target_label_and_scopes_pick_families() {
+        use crate::model::{ReloadStatus, Scope};
+        let mut snap = Snapshot::default();
+        snap.exporter.scrapes_total = 4;
+        snap.exporter.upstream_requests = vec![("api", 1)];
+        snap.exporter.targets = vec![(
+            "prod".to_string(),
+            ExporterStats {
+                scrapes_total: 2,
+                upstream_requests: vec![("controller", 3), ("controller", 1)],
+                upstream_errors: vec![ErrorCount {
+                    source: "api",
+                    kind: "connect",
+                    count: 1,
+                }],
+                null_values_total: 5,
+                ..ExporterStats::default()
+            },
+        )];
+        snap.exporter.reload = Some(ReloadStatus {
+            successful: false,
+            success_timestamp_seconds: 1.5,
+        });
+        snap.collectors = vec![CollectorStatus {
+            name: "jobs",
+            success: true,
+            duration_seconds: 0.25,
+        }];
+        let om = render_str(&snap, Format::OpenMetrics);
+        assert_eq!(
+            lines_of(&om, "arroyo_exporter_scrapes_total"),
+            [
+                "arroyo_exporter_scrapes_total 4",
+                r#"arroyo_exporter_scrapes_total{target="prod"} 2"#
+            ]
+        );
+        assert_eq!(
+            lines_of(&om, "arroyo_exporter_upstream_requests_total"),
+            [
+                r#"arroyo_exporter_upstream_requests_total{source="api"} 1"#,
+                r#"arroyo_exporter_upstream_requests_total{target="prod",source="controller"} 4"#
+            ]
+        );
+        assert_eq!(
+            lines_of(&om, "arroyo_exporter_upstream_errors_total"),
+            [
+                r#"arroyo_exporter_upstream_errors_total{target="prod",source="api",kind="connect"} 1"#
+            ]
+        );
+        assert_eq!(
+            lines_of(&om, "arroyo_exporter_null_values_total"),
+            [
+                "arroyo_exporter_null_values_total 0",
+                r#"arroyo_exporter_null_values_total{target="prod"} 5"#
+            ]
+        );
+        assert_eq!(
+            lines_of(&om, "arroyo_exporter_config_last_reload_successful"),
+            ["arroyo_exporter_config_last_reload_successful 0"]
+        );
+        assert_eq!(
+            lines_of(
+                &om,
+                "arroyo_exporter_config_last_reload_success_timestamp_seconds"
+            ),
+            ["arroyo_exporter_config_last_reload_success_timestamp_seconds 1.5"]
+        );
+
+        // /metrics without a top-level cluster: no cluster series, the targets' counters.
+        snap.scope = Scope::OwnOnly;
+        let own = render_str(&snap, Format::OpenMetrics);
+        assert_eq!(
+            lines_of(&own, "arroyo_exporter_scrapes_total"),
+            [r#"arroyo_exporter_scrapes_total{target="prod"} 2"#]
+        );
+        assert!(lines_of(&own, "arroyo_up").is_empty());
+        assert!(lines_of(&own, "arroyo_exporter_collector_success").is_empty());
+        assert!(own.contains("\nprocess_start_time_seconds "));
+        assert!(own.ends_with("# EOF\n"));
+
+        // /probe: the cluster and its collectors, nothing process-wide.
+        snap.scope = Scope::Probe;
+        let probe = render_str(&snap, Format::OpenMetrics);
+        assert_eq!(lines_of(&probe, "arroyo_up"), ["arroyo_up 0"]);
+        assert_eq!(
+            lines_of(&probe, "arroyo_exporter_collector_success"),
+            [r#"arroyo_exporter_collector_success{collector="jobs"} 1"#]
+        );
+        for absent in [
+            "arroyo_exporter_scrapes",
+            "arroyo_exporter_upstream",
+            "arroyo_exporter_build",
+            "arroyo_exporter_config",
+            "process_",
+        ] {
+            assert!(!probe.contains(absent), "{absent} on /probe:\n{probe}");
         }
     }
 

@@ -161,6 +161,13 @@ impl ResolvesServerCert for CertFiles {
 mod tests {
     use super::*;
 
+    /// Replaces `path` in one step, as a Secret volume update does (a new inode).
+    fn replace(path: &Path, text: &str) {
+        let tmp = path.with_extension("new");
+        std::fs::write(&tmp, text).unwrap();
+        std::fs::rename(&tmp, path).unwrap();
+    }
+
     fn pair(name: &str) -> (String, String) {
         let c = rcgen::generate_simple_self_signed(vec![name.to_string()]).unwrap();
         (c.cert.pem(), c.signing_key.serialize_pem())
@@ -171,8 +178,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (cert, key) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
         let (c1, k1) = pair("one.test");
-        std::fs::write(&cert, &c1).unwrap();
-        std::fs::write(&key, &k1).unwrap();
+        replace(&cert, &c1);
+        replace(&key, &k1);
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let files = CertFiles::new(cert.clone(), key.clone(), provider).unwrap();
         let first = files.key();
@@ -184,11 +191,11 @@ mod tests {
         // Half a rotation: a new certificate with the old key is refused, the old pair
         // keeps serving.
         let (c2, k2) = pair("two.test");
-        std::fs::write(&cert, &c2).unwrap();
+        replace(&cert, &c2);
         assert_eq!(files.key().cert, first.cert);
 
         // The rotation completes.
-        std::fs::write(&key, &k2).unwrap();
+        replace(&key, &k2);
         let second = files.key();
         assert_ne!(second.cert, first.cert);
         let der = CertificateDer::from_pem_slice(c2.as_bytes()).unwrap();
