@@ -400,7 +400,7 @@ pub async fn serve_with(
 
 /// Serves `registry` (its current web configuration applies to each new connection and
 /// request) until `shutdown` resolves, then stops accepting and lets in-flight requests
-/// finish (up to 30 s). HTTP/2 and TLS on or off are fixed at start-up.
+/// finish (up to 30 s). TLS on or off is fixed at start-up.
 pub async fn serve_registry(
     listener: TcpListener,
     registry: Arc<Registry>,
@@ -408,14 +408,12 @@ pub async fn serve_registry(
 ) -> std::io::Result<()> {
     let app = secured_registry_router(Arc::clone(&registry));
     let tls_on = registry.tls();
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
+    let mut both = auto::Builder::new(TokioExecutor::new());
+    both.http1()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT);
-    if !registry.current().web.http2() {
-        builder = builder.http1_only();
-    }
+    // `http2: false` in the web configuration (it may change on a reload).
+    let http1_only = both.clone().http1_only();
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -434,15 +432,16 @@ pub async fn serve_registry(
         };
         let _ = tcp.set_nodelay(true);
         let svc = TowerToHyperService::new(app.clone());
-        let builder = builder.clone();
         let watcher = graceful.watcher();
-        // The TLS settings of the generation serving when the connection arrives.
+        // The web settings of the generation serving when the connection arrives.
+        let web = Arc::clone(&registry.current().web);
+        let builder = if web.http2() {
+            both.clone()
+        } else {
+            http1_only.clone()
+        };
         let tls = if tls_on {
-            registry
-                .current()
-                .web
-                .tls_config()
-                .map(tokio_rustls::TlsAcceptor::from)
+            web.tls_config().map(tokio_rustls::TlsAcceptor::from)
         } else {
             None
         };
