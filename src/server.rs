@@ -22,7 +22,7 @@ use tokio::net::TcpListener;
 use tokio::time::Instant;
 use tower_http::compression::CompressionLayer;
 
-use crate::clusters::{Registry, ReloadError};
+use crate::clusters::Registry;
 use crate::exposition;
 use crate::model::{Scope, Snapshot};
 use crate::scrape::Scraper;
@@ -188,19 +188,16 @@ async fn reload(State(registry): State<Arc<Registry>>) -> Response {
         let registry = Arc::clone(&registry);
         tokio::task::spawn_blocking(move || registry.reload()).await
     };
-    match outcome {
-        Ok(Ok(())) => (StatusCode::OK, "configuration reloaded\n").into_response(),
-        Ok(Err(e @ ReloadError::NotReloadable)) | Ok(Err(e @ ReloadError::Invalid(_))) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("failed to reload config: {e}\n"),
-        )
-            .into_response(),
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("failed to reload config: {e}\n"),
-        )
-            .into_response(),
-    }
+    let error = match outcome {
+        Ok(Ok(())) => return (StatusCode::OK, "configuration reloaded\n").into_response(),
+        Ok(Err(e)) => e.to_string(),
+        Err(e) => e.to_string(),
+    };
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        format!("failed to reload config: {error}\n"),
+    )
+        .into_response()
 }
 
 /// Escapes text for HTML.

@@ -474,6 +474,23 @@ async fn targets_reload_without_a_restart() {
         ["beta pipeline"; 3]
     );
 
+    // A setting that needs a restart is kept (and logged); the rest of the file applies.
+    write_atomically(
+        &file,
+        &format!(
+            "[web]\ntelemetry-path = \"/other\"\n{}",
+            target_toml("beta", &v15)
+        ),
+    );
+    let r = client.post(exporter.url("/-/reload")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(get(&client, &exporter.url("/other"), &[]).await.status, 404);
+    let m = get(&client, &exporter.url("/metrics"), &[]).await;
+    assert_eq!(
+        m.value("arroyo_exporter_config_last_reload_successful", &[]),
+        1.0
+    );
+
     // Without --web.enable-lifecycle the endpoint is refused, as in Prometheus.
     let locked = Process::start(&["--config", file.to_str().unwrap()]);
     let r = client.post(locked.url("/-/reload")).send().await.unwrap();
