@@ -192,6 +192,8 @@ struct Run {
     fds: usize,
     /// RSS after every tenth of the probes.
     trace: Vec<u64>,
+    /// Open file descriptors after every tenth of the probes.
+    fds_trace: Vec<u64>,
     median_ms: f64,
     p99_ms: f64,
 }
@@ -221,6 +223,7 @@ async fn measure(
     let mut latencies = Vec::with_capacity(probes);
     let (mut rss_at_100, mut rss_at_half, mut fds_at_100) = (0, 0, 0);
     let mut trace = Vec::with_capacity(10);
+    let mut fds_trace = Vec::with_capacity(10);
     let cpu_before = cpu_seconds(pid);
     for i in 0..probes {
         latencies.push(probe(client, &base, &name(i), jobs).await);
@@ -233,6 +236,7 @@ async fn measure(
         }
         if (i + 1) % (probes / 10).max(1) == 0 {
             trace.push(memory(Some(pid)).1);
+            fds_trace.push(open_fds(pid) as u64);
         }
     }
     let cpu_per_probe = (cpu_seconds(pid) - cpu_before) / probes.max(1) as f64;
@@ -250,6 +254,7 @@ async fn measure(
         fds_at_100,
         fds,
         trace,
+        fds_trace,
         median_ms,
         p99_ms,
     }
@@ -280,6 +285,7 @@ pub async fn run(s: &Settings, client: &reqwest::Client) {
     let half = many.trace.len() / 2;
     let highest = |t: &[u64]| t.iter().copied().max().unwrap_or(0) as i64;
     let growth = highest(&many.trace[half..]) - highest(&many.trace[..half]);
+    let fds_growth = highest(&many.fds_trace[half..]) - highest(&many.fds_trace[..half]);
     println!(
         "\n## many clusters behind one exporter: {targets} targets x {jobs} jobs ({} subtasks each), {} mode\n",
         jobs * 4,
@@ -375,10 +381,15 @@ pub async fn run(s: &Settings, client: &reqwest::Client) {
         ),
         (
             format!(
-                "connections bounded: open fds after {probes} probes <= after 100 + 2 (a pooled API connection coming or going)"
+                "connections bounded: most open fds of probes {} to {probes} <= most of the first half",
+                probes / 2
             ),
-            format!("{} -> {}", many.fds_at_100, many.fds),
-            many.fds <= many.fds_at_100 + 2,
+            format!(
+                "{} vs {}",
+                highest(&many.fds_trace[half..]),
+                highest(&many.fds_trace[..half])
+            ),
+            fds_growth <= 0,
         ),
     ];
     println!(
@@ -397,6 +408,10 @@ pub async fn run(s: &Settings, client: &reqwest::Client) {
         "\nRSS (MB) after each tenth of the probes: {targets} targets: {}; 1 target: {}.",
         trace(&many),
         trace(&one)
+    );
+    println!(
+        "Open file descriptors after each tenth of the probes, {targets} targets: {:?}.",
+        many.fds_trace
     );
     println!("\n| target | measured | verdict |");
     println!("|---|---|---|");
