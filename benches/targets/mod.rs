@@ -23,7 +23,7 @@ use super::{cpu_seconds, mb, memory, now_micros, percentiles, verdict, RealExpor
 const CLUSTERS_ROLE: &str = "SCRAPE_E2E_TARGETS_SIM";
 
 /// Rounds over every target before the measured probes.
-const WARM_UP_ROUNDS: usize = 5;
+const WARM_UP_ROUNDS: usize = 10;
 
 /// `scrape.concurrency` of the benchmark's configuration (the default).
 const CONCURRENCY: usize = 8;
