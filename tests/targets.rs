@@ -683,6 +683,28 @@ async fn certificates_and_targets_reload_under_load_without_a_failed_scrape() {
         .unwrap();
     assert_eq!(beta.status().as_u16(), 200);
     assert!(beta.text().await.unwrap().contains("beta pipeline"));
+
+    // A broken web configuration: the reload is refused, TLS keeps serving the rotated
+    // certificate, and the load goes on.
+    let good_web = std::fs::read_to_string(&web).unwrap();
+    write_atomically(&web, "tls_server_config:\n  cert_fil: tls.crt\n");
+    let r = fresh.post(format!("{base}/-/reload")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 500);
+    let why = r.text().await.unwrap();
+    assert!(
+        why.contains("web.config-file") && why.contains("cert_fil"),
+        "{why}"
+    );
+    let r = fresh.get(format!("{base}/metrics")).send().await.unwrap();
+    assert_eq!(peer_cert(&r), der(&cert2));
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains("arroyo_exporter_config_last_reload_successful 0"),
+        "{body}"
+    );
+    write_atomically(&web, &good_web);
+    let r = fresh.post(format!("{base}/-/reload")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     stop.store(true, Ordering::Relaxed);
