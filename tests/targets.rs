@@ -833,3 +833,34 @@ async fn prometheus_with_the_shipped_relabelling_keeps_probed_clusters_apart() {
         vec![(vec!["", "arroyo-exporter"], "1")],
     );
 }
+
+#[test]
+fn a_bad_target_stops_start_up_naming_the_full_key() {
+    let dir = tempfile::tempdir().unwrap();
+    for (toml, key) in [
+        (
+            "[targets.prod.controller]\nendpoint = \"ftp://x\"\n",
+            "`targets.prod.controller.endpoint`",
+        ),
+        (
+            "[targets.prod.web]\nopenmetrics = false\n",
+            "`targets.prod.web`",
+        ),
+        (
+            "[targets.\"prod/eu\".controller]\nendpoint = \"http://x:1\"\n",
+            "`targets.prod/eu`",
+        ),
+    ] {
+        let file = dir.path().join("bad-target.toml");
+        std::fs::write(&file, toml).unwrap();
+        let out = Command::new(BIN)
+            .args(["--config", file.to_str().unwrap()])
+            .args(["--web.listen-address", "127.0.0.1:0"])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{toml}: {stderr}");
+        assert!(stderr.contains(key), "{toml}: {stderr}");
+        assert!(stderr.contains("bad-target.toml"), "{toml}: {stderr}");
+    }
+}
