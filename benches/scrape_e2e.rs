@@ -9,6 +9,8 @@
 //! E2E_INTEROP=0 cargo bench --bench scrape_e2e      # only against the simulator
 //! E2E_WINDOW_SWEEP=1 BENCH_SHORT=1 ...               # the window sweep in short mode
 //! E2E_COMPARE_BIN=path ...                           # another exporter build alongside
+//! E2E_ONLY_TARGETS=1 cargo bench --bench scrape_e2e  # only the many-targets benchmark
+//! E2E_TARGETS=0 cargo bench --bench scrape_e2e       # without it
 //! ```
 //!
 //! Then, against a gRPC server that is not tonic (`interop`, issue 9): a bare fetch, the
@@ -30,6 +32,10 @@
 //!   clients) and for the real binary (`target/release/arroyo-exporter`, its own
 //!   process); idle RSS and start-up-to-ready time of the real binary.
 //!
+//! Then many clusters behind one exporter (issue 13, `benches/targets/mod.rs`): the real
+//! binary with 20 named targets of 50 jobs each, 1,000 probes, RSS and CPU per probe
+//! against the same binary with one target.
+//!
 //! The simulator runs in a child process (this executable again), so that its memory
 //! and its own copies of the document do not count in the exporter's RSS.
 //! Without `--bench` (`cargo test --all-targets`) it runs a small smoke version.
@@ -48,6 +54,7 @@ use arroyo_exporter::server;
 use arroyo_sim::{FakeArroyo, Release, SimJob, SimNode, SimPipeline};
 
 mod interop;
+mod targets;
 
 const JOB: &str = "job_bench00001";
 const PIPELINE: &str = "pl_bench00001";
@@ -77,6 +84,8 @@ struct Settings {
     window_sweep: bool,
     /// Calls per setting in the sweep.
     sweep_calls: usize,
+    /// Only the many-targets benchmark (`E2E_ONLY_TARGETS=1`).
+    only_targets: bool,
     /// Only the benchmark against the grpcio server (`E2E_ONLY_INTEROP=1`).
     only_interop: bool,
 }
@@ -90,6 +99,7 @@ fn settings() -> Settings {
     let flag = |name: &str| std::env::var(name).is_ok_and(|v| !v.is_empty() && v != "0");
     let only_interop = flag("E2E_ONLY_INTEROP");
     let sweep = flag("E2E_WINDOW_SWEEP");
+    let only_targets = flag("E2E_ONLY_TARGETS");
     if !benchmarking {
         return Settings {
             name: "smoke (cargo test)",
@@ -104,6 +114,7 @@ fn settings() -> Settings {
             window_sweep: false,
             sweep_calls: 1,
             only_interop,
+            only_targets,
         };
     }
     if short {
@@ -120,6 +131,7 @@ fn settings() -> Settings {
             window_sweep: sweep,
             sweep_calls: 5,
             only_interop,
+            only_targets,
         };
     }
     Settings {
@@ -135,6 +147,7 @@ fn settings() -> Settings {
         window_sweep: true,
         sweep_calls: 10,
         only_interop,
+        only_targets,
     }
 }
 
@@ -527,12 +540,19 @@ async fn run(s: Settings) {
         .pool_max_idle_per_host(64)
         .build()
         .expect("HTTP client");
+    if s.only_targets {
+        targets::run(&s, &client).await;
+        return;
+    }
     if !s.only_interop {
         against_simulator(&s, &client).await;
     }
     // `E2E_INTEROP=0` leaves it out (scripts/bench.sh, at 10,000 subtasks).
     if std::env::var("E2E_INTEROP").as_deref() != Ok("0") {
         interop::run(&s, &client).await;
+    }
+    if !s.only_interop && std::env::var("E2E_TARGETS").as_deref() != Ok("0") {
+        targets::run(&s, &client).await;
     }
 }
 
@@ -812,7 +832,7 @@ async fn against_simulator(s: &Settings, client: &reqwest::Client) {
 }
 
 fn main() {
-    if interop::child_role() {
+    if interop::child_role() || targets::child_role() {
         return;
     }
     if let Some(subtasks) = std::env::var_os(SIM_ROLE) {

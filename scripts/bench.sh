@@ -68,7 +68,7 @@ if [ "$mode" = full ]; then
     run cargo bench --bench scrape_e2e
     # At 10,000 subtasks the Python baseline would need minutes and gigabytes per
     # scrape: the comparison with it runs at 1,000 subtasks only.
-    run env E2E_SUBTASKS=10000 BENCH_SHORT=1 E2E_INTEROP=0 cargo bench --bench scrape_e2e
+    run env E2E_SUBTASKS=10000 BENCH_SHORT=1 E2E_INTEROP=0 E2E_TARGETS=0 cargo bench --bench scrape_e2e
 else
     run ${pin[@]+"${pin[@]}"} cargo bench --bench decode_render -- --warm-up-time 0.2 --measurement-time 0.5 --sample-size 10
     run env BENCH_SHORT=1 cargo bench --bench scrape_e2e

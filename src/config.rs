@@ -15,6 +15,10 @@ use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider};
 use serde::{Deserialize, Serialize};
 
+mod targets;
+
+pub use targets::{is_target_name, CLUSTER_SECTIONS};
+
 /// Default listen port, in the Prometheus exporters' 9100–9999 range.
 pub const DEFAULT_PORT: u16 = 9731;
 
@@ -39,6 +43,26 @@ pub struct Config {
     pub collectors: CollectorsConfig,
     /// Arroyo's admin port (`GET /details`: Arroyo's version).
     pub admin: AdminConfig,
+    /// Named targets (`/probe?target=<name>`) as written: each maps per-cluster section
+    /// names ([`CLUSTER_SECTIONS`]) to the keys it sets over the top-level values.
+    /// [`load_settings`] resolves them into full configurations.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub targets: BTreeMap<String, Dict>,
+}
+
+/// The configuration resolved for serving: the top-level settings, every named target's
+/// own full configuration (its sections merged over the top-level ones), and whether
+/// `/metrics` scrapes the top-level cluster.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// The top-level configuration (web, log, and the top-level cluster's sections).
+    pub config: Config,
+    /// Each target's configuration by name: the top-level one with the target's
+    /// sections merged over it (`targets` left empty).
+    pub targets: BTreeMap<String, Config>,
+    /// Whether `/metrics` scrapes the top-level cluster: always without targets; with
+    /// targets only when `controller.endpoint` or `api.endpoint` is set at the top level.
+    pub top_level_cluster: bool,
 }
 
 /// HTTP server settings.
@@ -392,6 +416,7 @@ impl Default for Config {
                 cache_ttl: Duration::from_secs(300),
                 tls: ClientTlsConfig::default(),
             },
+            targets: BTreeMap::new(),
         }
     }
 }
@@ -432,6 +457,9 @@ pub struct Flags {
     /// Web configuration file (TLS, basic auth) in the exporter-toolkit format.
     #[arg(long = "web.config.file", value_name = "FILE")]
     pub web_config_file: Option<String>,
+    /// Serve `POST /-/reload` (re-read the configuration files), as Prometheus's flag.
+    #[arg(long = "web.enable-lifecycle")]
+    pub enable_lifecycle: bool,
     /// Arroyo controller gRPC endpoint [default: http://localhost:5116].
     #[arg(long = "controller.endpoint", value_name = "URL")]
     pub controller_endpoint: Option<String>,
@@ -699,25 +727,86 @@ pub fn figment(flags: &Flags) -> Result<Figment, ConfigError> {
         .merge(FlagsProvider(flags.pairs())))
 }
 
-/// Loads and validates the configuration from every layer.
+/// Loads and validates the configuration from every layer (targets included).
 pub fn load(flags: &Flags) -> Result<Config, ConfigError> {
+    load_settings(flags).map(|s| s.config)
+}
+
+/// Loads and validates the configuration from every layer and resolves its targets.
+pub fn load_settings(flags: &Flags) -> Result<Settings, ConfigError> {
     extract(figment(flags)?)
 }
 
 /// Loads and validates a configuration from TOML text over the built-in defaults (no
 /// environment, no flags): the `--config` file layer alone. Used by the fuzz target.
 pub fn load_from_toml_str(toml: &str) -> Result<Config, ConfigError> {
+    settings_from_toml_str(toml).map(|s| s.config)
+}
+
+/// [`load_from_toml_str`] with the targets resolved.
+pub fn settings_from_toml_str(toml: &str) -> Result<Settings, ConfigError> {
     extract(Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(toml)))
 }
 
-/// Extracts the typed configuration from `fig` and validates it.
-fn extract(fig: Figment) -> Result<Config, ConfigError> {
+/// Extracts the typed configuration from `fig`, validates it and resolves its targets.
+fn extract(fig: Figment) -> Result<Settings, ConfigError> {
     let config: Config = fig.extract().map_err(|e| {
         let lines: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
         ConfigError::Figment(lines.join("; "))
     })?;
-    validate(&config, &fig)?;
-    Ok(config)
+    validate(&config, &Keys::top(&fig))?;
+    let targets = targets::resolve(&config, &fig)?;
+    let top_level_cluster = targets.is_empty()
+        || ["controller.endpoint", "api.endpoint"]
+            .iter()
+            .any(|key| set_by_user(&fig, key));
+    Ok(Settings {
+        config,
+        targets,
+        top_level_cluster,
+    })
+}
+
+/// Whether `key` was set by a layer other than the built-in defaults.
+fn set_by_user(fig: &Figment, key: &str) -> bool {
+    let defaults = Serialized::defaults(Config::default()).metadata().name;
+    fig.find_metadata(key)
+        .is_some_and(|meta| meta.name != defaults)
+}
+
+/// The keys being validated: the top level's, or one target's (`targets.<name>.` before
+/// every key, and a value the target does not set is reported as inherited).
+struct Keys<'a> {
+    fig: &'a Figment,
+    target: Option<&'a str>,
+}
+
+impl<'a> Keys<'a> {
+    /// The top-level keys of `fig`.
+    fn top(fig: &'a Figment) -> Keys<'a> {
+        Keys { fig, target: None }
+    }
+
+    /// The full dotted name of `key`.
+    fn full(&self, key: &str) -> String {
+        match self.target {
+            Some(name) => format!("targets.{name}.{key}"),
+            None => key.to_string(),
+        }
+    }
+
+    /// Where `key` was set, for error messages.
+    fn source(&self, key: &str) -> String {
+        let full = self.full(key);
+        if self.target.is_none() || self.fig.contains(&full) {
+            source_of(self.fig, &full)
+        } else {
+            format!(
+                "{}, inherited from the top-level `{key}`",
+                source_of(self.fig, key)
+            )
+        }
+    }
 }
 
 /// Describes where `key` was set, for error messages.
@@ -735,15 +824,15 @@ fn source_of(fig: &Figment, key: &str) -> String {
     }
 }
 
-fn invalid(fig: &Figment, key: &str, message: impl Into<String>) -> ConfigError {
+fn invalid(fig: &Keys<'_>, key: &str, message: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
-        key: key.to_string(),
-        source_name: source_of(fig, key),
+        key: fig.full(key),
+        source_name: fig.source(key),
         message: message.into(),
     }
 }
 
-fn check_endpoint(fig: &Figment, key: &str, url: &url::Url) -> Result<(), ConfigError> {
+fn check_endpoint(fig: &Keys<'_>, key: &str, url: &url::Url) -> Result<(), ConfigError> {
     match url.scheme() {
         "http" | "https" => {}
         other => {
@@ -760,7 +849,8 @@ fn check_endpoint(fig: &Figment, key: &str, url: &url::Url) -> Result<(), Config
     Ok(())
 }
 
-fn validate(c: &Config, fig: &Figment) -> Result<(), ConfigError> {
+/// Checks the values of one configuration (the top level's, or a resolved target's).
+fn validate(c: &Config, fig: &Keys<'_>) -> Result<(), ConfigError> {
     if !c.web.telemetry_path.starts_with('/') || c.web.telemetry_path.len() < 2 {
         return Err(invalid(
             fig,

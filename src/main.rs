@@ -6,8 +6,9 @@ use std::sync::Arc;
 
 use clap::Parser;
 
+use arroyo_exporter::clusters::Registry;
 use arroyo_exporter::config::{self, Flags, LogFormat};
-use arroyo_exporter::scrape::Scraper;
+use arroyo_exporter::selfmetrics::process_start_seconds;
 use arroyo_exporter::server;
 use arroyo_exporter::webconfig::WebSecurity;
 
@@ -29,8 +30,9 @@ fn init_logging(cfg: &config::LogConfig) {
 }
 
 fn main() -> ExitCode {
+    process_start_seconds();
     let flags = Flags::parse();
-    let cfg = match config::load(&flags) {
+    let settings = match config::load_settings(&flags) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("arroyo-exporter: {e}");
@@ -39,6 +41,7 @@ fn main() -> ExitCode {
     };
     // The web configuration file is read before anything starts: a bad one stops start-up
     // like any other configuration error.
+    let cfg = &settings.config;
     let web = match &cfg.web.config_file {
         Some(path) => match WebSecurity::load(path) {
             Ok(w) => w,
@@ -64,13 +67,35 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(run(cfg, web))
+    runtime.block_on(run(flags, settings, web))
 }
 
-async fn run(cfg: config::Config, web: WebSecurity) -> ExitCode {
-    let cfg = Arc::new(cfg);
-    let scraper = match Scraper::new(Arc::clone(&cfg)) {
-        Ok(s) => Arc::new(s),
+/// Reloads the configuration on every SIGHUP.
+#[cfg(unix)]
+fn reload_on_sighup(registry: Arc<Registry>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::hangup()) {
+        Ok(mut hup) => {
+            tokio::spawn(async move {
+                while hup.recv().await.is_some() {
+                    tracing::info!("SIGHUP: reloading the configuration");
+                    let registry = Arc::clone(&registry);
+                    // The outcome is logged and counted by the reload itself.
+                    let _ = tokio::task::spawn_blocking(move || registry.reload()).await;
+                }
+            });
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGHUP; reload with POST /-/reload")
+        }
+    }
+}
+
+async fn run(flags: Flags, settings: config::Settings, web: WebSecurity) -> ExitCode {
+    let cfg = Arc::new(settings.config.clone());
+    let lifecycle = flags.enable_lifecycle;
+    let registry = match Registry::new(flags, settings, web, lifecycle) {
+        Ok(r) => Arc::new(r),
         Err(e) => {
             tracing::error!(error = %e, "invalid configuration");
             eprintln!("arroyo-exporter: {e}");
@@ -86,6 +111,7 @@ async fn run(cfg: config::Config, web: WebSecurity) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let served = registry.current();
     let local = listener
         .local_addr()
         .map(|a| a.to_string())
@@ -97,11 +123,16 @@ async fn run(cfg: config::Config, web: WebSecurity) -> ExitCode {
         controller = %server::redact_url(&cfg.controller.endpoint),
         api = %cfg.api.endpoint.as_ref().map(server::redact_url).unwrap_or_else(|| "none".into()),
         metrics_source = ?cfg.scrape.metrics_source,
-        tls = %web.tls_summary(),
-        basic_auth_users = web.basic_auth_users(),
+        top_level_cluster = served.top_level.is_some(),
+        targets = %served.target_names(),
+        lifecycle,
+        tls = %served.web.tls_summary(),
+        basic_auth_users = served.web.basic_auth_users(),
         "arroyo-exporter listening"
     );
-    match server::serve_with(listener, scraper, Arc::new(web), server::shutdown_signal()).await {
+    #[cfg(unix)]
+    reload_on_sighup(Arc::clone(&registry));
+    match server::serve_registry(listener, registry, server::shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "server failed");

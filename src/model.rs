@@ -326,6 +326,32 @@ pub struct ExporterStats {
     pub cpu_seconds_total: Option<f64>,
     /// Open file descriptors, when readable.
     pub open_fds: Option<u64>,
+    /// The per-cluster counters of every named target, by target name (only their
+    /// counter fields are written, with a `target` label); empty on `/probe`.
+    pub targets: Vec<(String, ExporterStats)>,
+    /// The outcome of the last configuration reload, when reloading is possible.
+    pub reload: Option<ReloadStatus>,
+}
+
+/// The outcome of the last configuration reload.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ReloadStatus {
+    /// Whether the last reload (or the start-up load) succeeded.
+    pub successful: bool,
+    /// When the configuration was last loaded successfully, seconds since the epoch.
+    pub success_timestamp_seconds: f64,
+}
+
+/// Which families a rendering writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Scope {
+    /// `/metrics` with the top-level cluster: its series and the exporter's own.
+    #[default]
+    Full,
+    /// `/probe`: one cluster's series and its collector families, nothing process-wide.
+    Probe,
+    /// `/metrics` without a top-level cluster: the exporter's own families only.
+    OwnOnly,
 }
 
 /// Everything one scrape produced; the renderer's only input.
@@ -358,6 +384,8 @@ pub struct Snapshot {
     pub job_errors: BTreeMap<String, JobErrorCounts>,
     /// Arroyo's build (`admin` collector), when known.
     pub arroyo_build: Option<ArroyoBuild>,
+    /// Which families are written.
+    pub scope: Scope,
 }
 
 /// What the exporter reports about a job's checkpoints.

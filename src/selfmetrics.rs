@@ -52,9 +52,15 @@ impl Default for SelfMetrics {
             errors: Mutex::new(BTreeMap::new()),
             requests: Mutex::new(BTreeMap::new()),
             last: Mutex::new(BTreeMap::new()),
-            start_time_seconds: now_seconds(),
+            start_time_seconds: process_start_seconds(),
         }
     }
+}
+
+/// When the process started (first asked), seconds since the Unix epoch.
+pub fn process_start_seconds() -> f64 {
+    static START: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *START.get_or_init(now_seconds)
 }
 
 /// Seconds since the Unix epoch, as a float.
@@ -108,6 +114,22 @@ impl SelfMetrics {
     pub fn stats(&self) -> ExporterStats {
         let process = read_process();
         ExporterStats {
+            resident_memory_bytes: process.rss_bytes,
+            cpu_seconds_total: process.cpu_seconds,
+            open_fds: process.open_fds,
+            ..self.stats_counters()
+        }
+    }
+
+    /// The build and process figures without any cluster's counters (`/metrics`
+    /// without a top-level cluster).
+    pub fn process_stats() -> ExporterStats {
+        SelfMetrics::default().stats()
+    }
+
+    /// The counters alone (no process figures read).
+    pub fn stats_counters(&self) -> ExporterStats {
+        ExporterStats {
             version: env!("CARGO_PKG_VERSION").to_string(),
             revision: REVISION.to_string(),
             scrapes_total: self.scrapes.load(Ordering::Relaxed),
@@ -126,9 +148,11 @@ impl SelfMetrics {
             stale_series_dropped_total: self.stale_dropped.load(Ordering::Relaxed),
             upstream_requests: self.requests.lock().iter().map(|(&s, &n)| (s, n)).collect(),
             start_time_seconds: self.start_time_seconds,
-            resident_memory_bytes: process.rss_bytes,
-            cpu_seconds_total: process.cpu_seconds,
-            open_fds: process.open_fds,
+            resident_memory_bytes: None,
+            cpu_seconds_total: None,
+            open_fds: None,
+            targets: Vec::new(),
+            reload: None,
         }
     }
 }
@@ -186,6 +210,13 @@ fn parse_cpu_ticks(stat: &str) -> Option<u64> {
 /// figures `stats` that [`SelfMetrics::stats`] read. Collectors are written by name,
 /// each name once.
 pub fn render(w: &mut Writer<'_>, collectors: &[CollectorStatus], stats: &ExporterStats) {
+    render_collectors(w, collectors);
+    render_exporter(w, stats, true);
+}
+
+/// Writes the two collector families of one scrape (all that `/probe` adds of the
+/// exporter's own).
+pub fn render_collectors(w: &mut Writer<'_>, collectors: &[CollectorStatus]) {
     let mut collectors: Vec<&CollectorStatus> = collectors.iter().collect();
     collectors.sort_by_key(|c| c.name);
     collectors.dedup_by_key(|c| c.name);
@@ -207,7 +238,45 @@ pub fn render(w: &mut Writer<'_>, collectors: &[CollectorStatus], stats: &Export
     for c in &collectors {
         w.sample(&[("collector", c.name)], c.duration_seconds);
     }
+}
 
+/// The per-cluster counters to write: the top-level cluster's (no `target` label) when
+/// `top_level`, then each named target's (with its `target` label).
+fn clusters(stats: &ExporterStats, top_level: bool) -> Vec<(Option<&str>, &ExporterStats)> {
+    let mut out = Vec::with_capacity(stats.targets.len() + 1);
+    if top_level {
+        out.push((None, stats));
+    }
+    out.extend(
+        stats
+            .targets
+            .iter()
+            .map(|(name, s)| (Some(name.as_str()), s)),
+    );
+    out
+}
+
+/// A per-cluster counter family: name, help, and its value in one cluster's stats.
+type TotalFamily = (&'static str, &'static str, fn(&ExporterStats) -> u64);
+
+/// `labels` with `target` first when the counters are a named target's.
+fn with_target<'a>(
+    target: Option<&'a str>,
+    labels: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
+    let mut out = Vec::with_capacity(labels.len() + 1);
+    if let Some(t) = target {
+        out.push(("target", t));
+    }
+    out.extend_from_slice(labels);
+    out
+}
+
+/// Writes the exporter's families apart from the collector ones: build info, the
+/// per-cluster counters (the top-level cluster's when `top_level`, and every target's
+/// with a `target` label), the reload status and the process families.
+pub fn render_exporter(w: &mut Writer<'_>, stats: &ExporterStats, top_level: bool) {
+    let clusters = clusters(stats, top_level);
     w.family(
         "arroyo_exporter_build",
         "Version and git revision of the running arroyo-exporter; always 1.",
@@ -225,71 +294,99 @@ pub fn render(w: &mut Writer<'_>, collectors: &[CollectorStatus], stats: &Export
         MetricType::Counter,
         None,
     );
-    w.sample(&[], stats.scrapes_total);
+    for &(target, s) in &clusters {
+        w.sample(&with_target(target, &[]), s.scrapes_total);
+    }
 
-    let mut errors: Vec<(&str, &str, u64)> = stats
-        .upstream_errors
-        .iter()
-        .map(|e| (e.source, e.kind, e.count))
-        .collect();
-    errors.sort_unstable();
     w.family(
         "arroyo_exporter_upstream_errors",
         "Failed calls to Arroyo since the exporter started, by upstream and error kind.",
         MetricType::Counter,
         None,
     );
-    for (i, &(source, kind, _)) in errors.iter().enumerate() {
-        if i > 0 && errors[i - 1].0 == source && errors[i - 1].1 == kind {
-            continue;
-        }
-        let total = errors[i..]
+    for &(target, s) in &clusters {
+        let mut errors: Vec<(&str, &str, u64)> = s
+            .upstream_errors
             .iter()
-            .take_while(|e| e.0 == source && e.1 == kind)
-            .fold(0_u64, |sum, e| sum.saturating_add(e.2));
-        w.sample(&[("source", source), ("kind", kind)], total);
+            .map(|e| (e.source, e.kind, e.count))
+            .collect();
+        errors.sort_unstable();
+        for (i, &(source, kind, _)) in errors.iter().enumerate() {
+            if i > 0 && errors[i - 1].0 == source && errors[i - 1].1 == kind {
+                continue;
+            }
+            let total = errors[i..]
+                .iter()
+                .take_while(|e| e.0 == source && e.1 == kind)
+                .fold(0_u64, |sum, e| sum.saturating_add(e.2));
+            w.sample(
+                &with_target(target, &[("source", source), ("kind", kind)]),
+                total,
+            );
+        }
     }
 
-    let mut requests: Vec<(&str, u64)> = stats.upstream_requests.clone();
-    requests.sort_unstable();
     w.family(
         "arroyo_exporter_upstream_requests",
         "Calls to Arroyo since the exporter started, by upstream.",
         MetricType::Counter,
         None,
     );
-    for (i, &(source, _)) in requests.iter().enumerate() {
-        if i > 0 && requests[i - 1].0 == source {
-            continue;
+    for &(target, s) in &clusters {
+        let mut requests: Vec<(&str, u64)> = s.upstream_requests.clone();
+        requests.sort_unstable();
+        for (i, &(source, _)) in requests.iter().enumerate() {
+            if i > 0 && requests[i - 1].0 == source {
+                continue;
+            }
+            let total = requests[i..]
+                .iter()
+                .take_while(|r| r.0 == source)
+                .fold(0_u64, |sum, r| sum.saturating_add(r.1));
+            w.sample(&with_target(target, &[("source", source)]), total);
         }
-        let total = requests[i..]
-            .iter()
-            .take_while(|r| r.0 == source)
-            .fold(0_u64, |sum, r| sum.saturating_add(r.1));
-        w.sample(&[("source", source)], total);
     }
 
-    w.family(
-        "arroyo_exporter_unknown_metric_groups",
-        "Metric groups with a name the exporter does not know, skipped since it started.",
-        MetricType::Counter,
-        None,
-    );
-    w.sample(&[], stats.unknown_metric_groups_total);
-    w.family(
-        "arroyo_exporter_null_values",
-        "Null values in Arroyo's metrics documents, skipped since the exporter started.",
-        MetricType::Counter,
-        None,
-    );
-    w.sample(&[], stats.null_values_total);
-    w.family(
-        "arroyo_exporter_stale_series_dropped",
-        "Series not exported because their newest point was older than the maximum sample age, since the exporter started.",
-        MetricType::Counter,
-        None,
-    );
-    w.sample(&[], stats.stale_series_dropped_total);
+    let totals: [TotalFamily; 3] = [
+        (
+            "arroyo_exporter_unknown_metric_groups",
+            "Metric groups with a name the exporter does not know, skipped since it started.",
+            |s| s.unknown_metric_groups_total,
+        ),
+        (
+            "arroyo_exporter_null_values",
+            "Null values in Arroyo's metrics documents, skipped since the exporter started.",
+            |s| s.null_values_total,
+        ),
+        (
+            "arroyo_exporter_stale_series_dropped",
+            "Series not exported because their newest point was older than the maximum sample age, since the exporter started.",
+            |s| s.stale_series_dropped_total,
+        ),
+    ];
+    for (name, help, value) in totals {
+        w.family(name, help, MetricType::Counter, None);
+        for &(target, s) in &clusters {
+            w.sample(&with_target(target, &[]), value(s));
+        }
+    }
+
+    if let Some(reload) = stats.reload {
+        w.family(
+            "arroyo_exporter_config_last_reload_successful",
+            "1 when the last configuration reload (or the start-up load) succeeded, else 0.",
+            MetricType::Gauge,
+            None,
+        );
+        w.sample(&[], reload.successful);
+        w.family(
+            "arroyo_exporter_config_last_reload_success_timestamp_seconds",
+            "When the configuration was last loaded successfully, seconds since the Unix epoch.",
+            MetricType::Gauge,
+            Some("seconds"),
+        );
+        w.sample(&[], reload.success_timestamp_seconds);
+    }
 
     w.family(
         "process_start_time_seconds",
@@ -332,7 +429,7 @@ mod tests {
     use super::*;
     use crate::exposition::test_support::{lines_of, render_str};
     use crate::exposition::Format;
-    use crate::model::Snapshot;
+    use crate::model::{CollectorStatus, Snapshot};
 
     #[test]
     fn parses_proc_files() {
@@ -444,6 +541,106 @@ mod tests {
                 text.contains(&format!("# TYPE {family}_total counter\n")),
                 "{family}"
             );
+        }
+    }
+
+    #[test]
+    fn per_cluster_counters_carry_the_target_label_and_scopes_pick_families() {
+        use crate::model::{ReloadStatus, Scope};
+        let mut snap = Snapshot::default();
+        snap.exporter.scrapes_total = 4;
+        snap.exporter.upstream_requests = vec![("api", 1)];
+        snap.exporter.targets = vec![(
+            "prod".to_string(),
+            ExporterStats {
+                scrapes_total: 2,
+                upstream_requests: vec![("controller", 3), ("controller", 1)],
+                upstream_errors: vec![ErrorCount {
+                    source: "api",
+                    kind: "connect",
+                    count: 1,
+                }],
+                null_values_total: 5,
+                ..ExporterStats::default()
+            },
+        )];
+        snap.exporter.reload = Some(ReloadStatus {
+            successful: false,
+            success_timestamp_seconds: 1.5,
+        });
+        snap.collectors = vec![CollectorStatus {
+            name: "jobs",
+            success: true,
+            duration_seconds: 0.25,
+        }];
+        let om = render_str(&snap, Format::OpenMetrics);
+        assert_eq!(
+            lines_of(&om, "arroyo_exporter_scrapes_total"),
+            [
+                "arroyo_exporter_scrapes_total 4",
+                r#"arroyo_exporter_scrapes_total{target="prod"} 2"#
+            ]
+        );
+        assert_eq!(
+            lines_of(&om, "arroyo_exporter_upstream_requests_total"),
+            [
+                r#"arroyo_exporter_upstream_requests_total{source="api"} 1"#,
+                r#"arroyo_exporter_upstream_requests_total{target="prod",source="controller"} 4"#
+            ]
+        );
+        assert_eq!(
+            lines_of(&om, "arroyo_exporter_upstream_errors_total"),
+            [
+                r#"arroyo_exporter_upstream_errors_total{target="prod",source="api",kind="connect"} 1"#
+            ]
+        );
+        assert_eq!(
+            lines_of(&om, "arroyo_exporter_null_values_total"),
+            [
+                "arroyo_exporter_null_values_total 0",
+                r#"arroyo_exporter_null_values_total{target="prod"} 5"#
+            ]
+        );
+        assert_eq!(
+            lines_of(&om, "arroyo_exporter_config_last_reload_successful"),
+            ["arroyo_exporter_config_last_reload_successful 0"]
+        );
+        assert_eq!(
+            lines_of(
+                &om,
+                "arroyo_exporter_config_last_reload_success_timestamp_seconds"
+            ),
+            ["arroyo_exporter_config_last_reload_success_timestamp_seconds 1.5"]
+        );
+
+        // /metrics without a top-level cluster: no cluster series, the targets' counters.
+        snap.scope = Scope::OwnOnly;
+        let own = render_str(&snap, Format::OpenMetrics);
+        assert_eq!(
+            lines_of(&own, "arroyo_exporter_scrapes_total"),
+            [r#"arroyo_exporter_scrapes_total{target="prod"} 2"#]
+        );
+        assert!(lines_of(&own, "arroyo_up").is_empty());
+        assert!(lines_of(&own, "arroyo_exporter_collector_success").is_empty());
+        assert!(own.contains("\nprocess_start_time_seconds "));
+        assert!(own.ends_with("# EOF\n"));
+
+        // /probe: the cluster and its collectors, nothing process-wide.
+        snap.scope = Scope::Probe;
+        let probe = render_str(&snap, Format::OpenMetrics);
+        assert_eq!(lines_of(&probe, "arroyo_up"), ["arroyo_up 0"]);
+        assert_eq!(
+            lines_of(&probe, "arroyo_exporter_collector_success"),
+            [r#"arroyo_exporter_collector_success{collector="jobs"} 1"#]
+        );
+        for absent in [
+            "arroyo_exporter_scrapes",
+            "arroyo_exporter_upstream",
+            "arroyo_exporter_build",
+            "arroyo_exporter_config",
+            "process_",
+        ] {
+            assert!(!probe.contains(absent), "{absent} on /probe:\n{probe}");
         }
     }
 

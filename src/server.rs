@@ -1,15 +1,18 @@
-//! HTTP: `/metrics` (content negotiation, gzip), the landing page, `/-/healthy`,
-//! `/-/ready`, graceful shutdown, and the `--web.config.file` layers (TLS, basic auth,
-//! response headers, rate limit; see [`crate::webconfig`]).
+//! HTTP: `/metrics` (content negotiation, gzip), `/probe?target=<name>` (one named
+//! cluster, same rules), `POST /-/reload` (with `--web.enable-lifecycle`), the landing
+//! page, `/-/healthy`, `/-/ready`, graceful shutdown, and the `--web.config.file` layers
+//! (TLS, basic auth, response headers, rate limit; see [`crate::webconfig`]). What is
+//! served comes from the [`Registry`]'s current generation, read per request (per
+//! connection for TLS), so a reload applies without a restart.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -19,7 +22,9 @@ use tokio::net::TcpListener;
 use tokio::time::Instant;
 use tower_http::compression::CompressionLayer;
 
+use crate::clusters::Registry;
 use crate::exposition;
+use crate::model::{Scope, Snapshot};
 use crate::scrape::Scraper;
 use crate::selfmetrics::{now_seconds, REVISION};
 use crate::webconfig::{Access, WebSecurity};
@@ -27,28 +32,43 @@ use crate::webconfig::{Access, WebSecurity};
 /// Header Prometheus sends with its scrape timeout in seconds.
 pub const SCRAPE_TIMEOUT_HEADER: &str = "x-prometheus-scrape-timeout-seconds";
 
-/// Builds the router serving every endpoint.
+/// Path of the multi-target endpoint.
+pub const PROBE_PATH: &str = "/probe";
+
+/// The gzip layer of the scrape endpoints.
+fn gzip() -> CompressionLayer {
+    // The fastest level: a 1,000-subtask answer (1.1 MB) deflates ~3.5x faster than at the
+    // default level for ~15 % more bytes, and the scrape waits for it (BENCHMARKS.md,
+    // issue 9).
+    CompressionLayer::new()
+        .quality(tower_http::CompressionLevel::Fastest)
+        .gzip(true)
+        .no_br()
+        .no_deflate()
+        .no_zstd()
+}
+
+/// Builds the router serving every endpoint for `scraper` alone (no targets, no reload).
 pub fn router(scraper: Arc<Scraper>) -> Router {
-    let path = scraper.config().web.telemetry_path.clone();
-    Router::new()
-        .route(
-            &path,
-            get(metrics).layer(
-                // The fastest level: a 1,000-subtask answer (1.1 MB) deflates ~3.5x faster
-                // than at the default level for ~15 % more bytes, and the scrape waits for it
-                // (BENCHMARKS.md, issue 9).
-                CompressionLayer::new()
-                    .quality(tower_http::CompressionLevel::Fastest)
-                    .gzip(true)
-                    .no_br()
-                    .no_deflate()
-                    .no_zstd(),
-            ),
-        )
+    registry_router(Arc::new(Registry::single(
+        scraper,
+        Arc::new(WebSecurity::default()),
+    )))
+}
+
+/// Builds the router serving every endpoint of `registry`.
+pub fn registry_router(registry: Arc<Registry>) -> Router {
+    let path = registry.telemetry_path().to_string();
+    let mut router = Router::new().route(&path, get(metrics).layer(gzip()));
+    if path != PROBE_PATH {
+        router = router.route(PROBE_PATH, get(probe).layer(gzip()));
+    }
+    router
         .route("/", get(landing))
         .route("/-/healthy", get(|| async { "Healthy\n" }))
         .route("/-/ready", get(|| async { "Ready\n" }))
-        .with_state(scraper)
+        .route("/-/reload", post(reload))
+        .with_state(registry)
 }
 
 /// The time budget of one scrape: Prometheus's timeout minus the offset, else the
@@ -67,23 +87,121 @@ pub fn scrape_budget(headers: &HeaderMap, offset: Duration, fallback: Duration) 
     }
 }
 
-async fn metrics(State(scraper): State<Arc<Scraper>>, headers: HeaderMap) -> Response {
-    let cfg = scraper.config();
-    let budget = scrape_budget(&headers, cfg.scrape.timeout_offset, cfg.scrape.timeout);
-    let format = if cfg.web.openmetrics {
+/// Renders `snapshot` in the format the request asks for (text 0.0.4 only when
+/// `web.openmetrics` is off).
+fn exposition_response(snapshot: &Snapshot, openmetrics: bool, headers: &HeaderMap) -> Response {
+    let format = if openmetrics {
         exposition::negotiate(headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()))
     } else {
         exposition::Format::Text004
     };
-    let snapshot = scraper.scrape(Instant::now() + budget).await;
     let mut body = Vec::with_capacity(64 * 1024);
-    exposition::render(&snapshot, format, &mut body);
+    exposition::render(snapshot, format, &mut body);
     let mut resp = body.into_response();
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static(format.content_type()),
     );
     resp
+}
+
+/// Scrapes `scraper` within the request's budget.
+async fn scrape_cluster(scraper: &Scraper, headers: &HeaderMap) -> Snapshot {
+    let cfg = scraper.config();
+    let budget = scrape_budget(headers, cfg.scrape.timeout_offset, cfg.scrape.timeout);
+    scraper.scrape(Instant::now() + budget).await
+}
+
+/// `/metrics`: the top-level cluster (when one is configured) and the exporter's own
+/// families, with every target's per-cluster counters labelled `target`.
+async fn metrics(State(registry): State<Arc<Registry>>, headers: HeaderMap) -> Response {
+    let served = registry.current();
+    let mut snapshot = match &served.top_level {
+        Some(scraper) => scrape_cluster(scraper, &headers).await,
+        None => Snapshot {
+            scope: Scope::OwnOnly,
+            exporter: crate::selfmetrics::SelfMetrics::process_stats(),
+            ..Snapshot::default()
+        },
+    };
+    snapshot.exporter.targets = served
+        .targets
+        .iter()
+        .map(|(name, scraper)| (name.clone(), scraper.metrics.stats_counters()))
+        .collect();
+    snapshot.exporter.reload = registry.reload_status();
+    exposition_response(&snapshot, served.config.web.openmetrics, &headers)
+}
+
+/// `/probe?target=<name>`: one named cluster's series, with the same formats, deadline
+/// and degradation rules as `/metrics`, and no exporter-wide families. An unknown or
+/// missing target answers 400 with one line naming the known targets.
+async fn probe(
+    State(registry): State<Arc<Registry>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let served = registry.current();
+    let wanted = query.as_deref().and_then(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "target")
+            .map(|(_, v)| v.into_owned())
+    });
+    let known = if served.targets.is_empty() {
+        "no targets are configured".to_string()
+    } else {
+        format!("known targets: {}", served.target_names())
+    };
+    let scraper = match wanted.as_deref() {
+        None | Some("") => {
+            return (
+                StatusCode::BAD_REQUEST,
+                format!("missing parameter `target`; {known}\n"),
+            )
+                .into_response()
+        }
+        Some(name) => match served.targets.get(name) {
+            Some(s) => Arc::clone(s),
+            None => {
+                let shown: String = name
+                    .chars()
+                    .take(64)
+                    .collect::<String>()
+                    .escape_default()
+                    .to_string();
+                return (
+                    StatusCode::BAD_REQUEST,
+                    format!("unknown target \"{shown}\"; {known}\n"),
+                )
+                    .into_response();
+            }
+        },
+    };
+    let mut snapshot = scrape_cluster(&scraper, &headers).await;
+    snapshot.scope = Scope::Probe;
+    exposition_response(&snapshot, served.config.web.openmetrics, &headers)
+}
+
+/// `POST /-/reload`: re-reads the configuration files (403 unless
+/// `--web.enable-lifecycle`, as in Prometheus; 500 with the reason when they do not load).
+async fn reload(State(registry): State<Arc<Registry>>) -> Response {
+    if !registry.lifecycle() {
+        return (StatusCode::FORBIDDEN, "Lifecycle API is not enabled.\n").into_response();
+    }
+    let outcome = {
+        let registry = Arc::clone(&registry);
+        tokio::task::spawn_blocking(move || registry.reload()).await
+    };
+    let error = match outcome {
+        Ok(Ok(())) => return (StatusCode::OK, "configuration reloaded\n").into_response(),
+        Ok(Err(e)) => e.to_string(),
+        Err(e) => e.to_string(),
+    };
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        format!("failed to reload config: {error}\n"),
+    )
+        .into_response()
 }
 
 /// Escapes text for HTML.
@@ -104,11 +222,10 @@ fn html_escape(s: &str) -> String {
 
 pub use crate::arroyo::hint::redact_url;
 
-async fn landing(State(scraper): State<Arc<Scraper>>) -> impl IntoResponse {
+/// The landing page's rows for one cluster (`cluster` empty for the top-level one).
+fn upstream_rows(cluster: &str, scraper: &Scraper, now: f64) -> String {
     let cfg = scraper.config();
-    let path = html_escape(&cfg.web.telemetry_path);
     let statuses = scraper.metrics.upstream_status();
-    let now = now_seconds();
     let row = |name: &str, key: &str, endpoint: String, extra: String| {
         let (status, age) = match statuses.get(key) {
             Some(s) => (
@@ -118,7 +235,8 @@ async fn landing(State(scraper): State<Arc<Scraper>>) -> impl IntoResponse {
             None => ("not called yet".to_string(), String::new()),
         };
         format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            html_escape(cluster),
             html_escape(name),
             html_escape(&endpoint),
             html_escape(&extra),
@@ -126,8 +244,7 @@ async fn landing(State(scraper): State<Arc<Scraper>>) -> impl IntoResponse {
             html_escape(&age)
         )
     };
-    let mut rows = String::new();
-    rows.push_str(&row(
+    let mut rows = row(
         "controller (JobMetrics RPC)",
         "controller",
         redact_url(&cfg.controller.endpoint),
@@ -135,7 +252,7 @@ async fn landing(State(scraper): State<Arc<Scraper>>) -> impl IntoResponse {
             .learned_service()
             .map(|s| format!("service: {s}"))
             .unwrap_or_else(|| "not used (metrics source: rest)".into()),
-    ));
+    );
     if let Some(api) = &cfg.api.endpoint {
         rows.push_str(&row(
             "REST API",
@@ -152,12 +269,36 @@ async fn landing(State(scraper): State<Arc<Scraper>>) -> impl IntoResponse {
             "Arroyo's version (/details)".into(),
         ));
     }
+    rows
+}
+
+async fn landing(State(registry): State<Arc<Registry>>) -> impl IntoResponse {
+    let served = registry.current();
+    let path = html_escape(registry.telemetry_path());
+    let now = now_seconds();
+    let mut rows = String::new();
+    if let Some(scraper) = &served.top_level {
+        rows.push_str(&upstream_rows("", scraper, now));
+    }
+    let mut targets = String::new();
+    for (name, scraper) in &served.targets {
+        rows.push_str(&upstream_rows(name, scraper, now));
+        targets.push_str(&format!(
+            "<li><a href=\"{PROBE_PATH}?target={name}\">{name}</a></li>",
+            name = html_escape(name)
+        ));
+    }
+    let targets = if targets.is_empty() {
+        String::new()
+    } else {
+        format!("<h2>Targets</h2>\n<ul>{targets}</ul>\n")
+    };
     Html(format!(
         "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>Arroyo Exporter</title></head>\n\
 <body>\n<h1>Arroyo Exporter</h1>\n<p>Version {version} (revision {revision})</p>\n\
 <ul><li><a href=\"{path}\">Metrics</a></li><li><a href=\"/-/healthy\">Health</a></li>\
-<li><a href=\"/-/ready\">Readiness</a></li></ul>\n<h2>Upstreams</h2>\n\
-<table border=\"1\"><tr><th>upstream</th><th>endpoint</th><th>detail</th><th>last status</th><th>when</th></tr>\n{rows}</table>\n\
+<li><a href=\"/-/ready\">Readiness</a></li></ul>\n{targets}<h2>Upstreams</h2>\n\
+<table border=\"1\"><tr><th>target</th><th>upstream</th><th>endpoint</th><th>detail</th><th>last status</th><th>when</th></tr>\n{rows}</table>\n\
 </body></html>\n",
         version = html_escape(env!("CARGO_PKG_VERSION")),
         revision = html_escape(REVISION),
@@ -218,10 +359,11 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// Applies the web configuration to every request, whatever its path (404s included):
 /// rate limit, basic auth, then the configured response headers.
 async fn guard(
-    State(web): State<Arc<WebSecurity>>,
+    State(registry): State<Arc<Registry>>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
+    let web = Arc::clone(&registry.current().web);
     let mut resp = match web.check(req.headers()).await {
         Access::Allowed => next.run(req).await,
         Access::Unauthorized => {
@@ -242,10 +384,15 @@ async fn guard(
 
 /// The router with the web configuration's checks in front of every route.
 pub fn secured_router(scraper: Arc<Scraper>, web: Arc<WebSecurity>) -> Router {
+    secured_registry_router(Arc::new(Registry::single(scraper, web)))
+}
+
+/// [`secured_router`] for every cluster of `registry`.
+pub fn secured_registry_router(registry: Arc<Registry>) -> Router {
     // Wrapping the whole router as a fallback service makes the guard see unknown paths too.
     Router::new()
-        .fallback_service(router(scraper))
-        .layer(axum::middleware::from_fn_with_state(web, guard))
+        .fallback_service(registry_router(Arc::clone(&registry)))
+        .layer(axum::middleware::from_fn_with_state(registry, guard))
 }
 
 /// Serves with the web configuration `web` (TLS, basic auth, headers, rate limit) until
@@ -257,16 +404,25 @@ pub async fn serve_with(
     web: Arc<WebSecurity>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = secured_router(scraper, Arc::clone(&web));
-    let tls = web.tls_config().map(tokio_rustls::TlsAcceptor::from);
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
+    serve_registry(listener, Arc::new(Registry::single(scraper, web)), shutdown).await
+}
+
+/// Serves `registry` (its current web configuration applies to each new connection and
+/// request) until `shutdown` resolves, then stops accepting and lets in-flight requests
+/// finish (up to 30 s). TLS on or off is fixed at start-up.
+pub async fn serve_registry(
+    listener: TcpListener,
+    registry: Arc<Registry>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = secured_registry_router(Arc::clone(&registry));
+    let tls_on = registry.tls();
+    let mut both = auto::Builder::new(TokioExecutor::new());
+    both.http1()
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT);
-    if !web.http2() {
-        builder = builder.http1_only();
-    }
+    // `http2: false` in the web configuration (it may change on a reload).
+    let http1_only = both.clone().http1_only();
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -285,9 +441,19 @@ pub async fn serve_with(
         };
         let _ = tcp.set_nodelay(true);
         let svc = TowerToHyperService::new(app.clone());
-        let builder = builder.clone();
         let watcher = graceful.watcher();
-        let tls = tls.clone();
+        // The web settings of the generation serving when the connection arrives.
+        let web = Arc::clone(&registry.current().web);
+        let builder = if web.http2() {
+            both.clone()
+        } else {
+            http1_only.clone()
+        };
+        let tls = if tls_on {
+            web.tls_config().map(tokio_rustls::TlsAcceptor::from)
+        } else {
+            None
+        };
         tokio::spawn(async move {
             match tls {
                 None => {

@@ -22,7 +22,7 @@ use arroyo_exporter::exposition::{render, Format, MetricType, Writer};
 use arroyo_exporter::model::{
     ArroyoBuild, CheckpointDetails, CheckpointPhase, CollectorStatus, Edge, ErrorCount,
     ExporterStats, Job, JobErrorCounts, JobMetrics, JobSnapshot, MetricKind, MetricsOutcome,
-    Operator, OperatorCheckpoint, Pipeline, Point, Snapshot, SubtaskSample,
+    Operator, OperatorCheckpoint, Pipeline, Point, ReloadStatus, Snapshot, SubtaskSample,
 };
 use proptest::prelude::*;
 use proptest::sample::select;
@@ -1015,7 +1015,25 @@ fn nasty_snapshot() -> Snapshot {
             resident_memory_bytes: Some(123_456_789),
             cpu_seconds_total: Some(12.5),
             open_fds: Some(17),
+            targets: vec![(
+                "prod-eu_1".to_string(),
+                ExporterStats {
+                    scrapes_total: 3,
+                    upstream_requests: vec![("api", 2), ("controller", 1)],
+                    upstream_errors: vec![ErrorCount {
+                        source: "api",
+                        kind: "connect",
+                        count: 1,
+                    }],
+                    ..ExporterStats::default()
+                },
+            )],
+            reload: Some(ReloadStatus {
+                successful: false,
+                success_timestamp_seconds: 1_700_000_000.5,
+            }),
         },
+        scope: Default::default(),
     }
 }
 
@@ -1390,6 +1408,8 @@ fn exporter() -> impl Strategy<Value = ExporterStats> {
                 resident_memory_bytes,
                 cpu_seconds_total,
                 open_fds,
+                targets: Vec::new(),
+                reload: None,
             },
         )
 }
@@ -1424,6 +1444,7 @@ fn snapshot() -> impl Strategy<Value = Snapshot> {
                 job_errors: Default::default(),
                 arroyo_build: None,
                 exporter,
+                scope: Default::default(),
             },
         )
 }

@@ -38,7 +38,7 @@ pub use topology::tag_label;
 pub use view::{operator_name, OPERATOR_NAME_MAX_CHARS};
 pub use writer::{is_label_name, negotiate, Format, MetricType, Value, Writer};
 
-use crate::model::Snapshot;
+use crate::model::{Scope, Snapshot};
 use view::JobView;
 
 /// A gauge family read from `T`: name, help, unit, and the value (if any).
@@ -54,7 +54,16 @@ type GaugeOf<T> = (
 /// Output is deterministic: jobs by id, nodes by id (numerically when numeric),
 /// subtasks by index; label sets by name. Repeated entries (same job id, series,
 /// collector, ...) are written once. No sample carries a timestamp.
+///
+/// [`Snapshot::scope`] picks the families: everything (`/metrics`), one cluster without
+/// the exporter-wide families (`/probe`), or the exporter's own families only.
 pub fn render(snapshot: &Snapshot, format: Format, out: &mut Vec<u8>) {
+    if snapshot.scope == Scope::OwnOnly {
+        let mut w = Writer::new(out, format);
+        crate::selfmetrics::render_exporter(&mut w, &snapshot.exporter, false);
+        w.finish();
+        return;
+    }
     let views = view::job_views(snapshot);
 
     let series: usize = views
@@ -95,7 +104,11 @@ pub fn render(snapshot: &Snapshot, format: Format, out: &mut Vec<u8>) {
     bottleneck::render(&mut w, snapshot, &views);
     admin::render(&mut w, snapshot);
 
-    crate::selfmetrics::render(&mut w, &snapshot.collectors, &snapshot.exporter);
+    if snapshot.scope == Scope::Probe {
+        crate::selfmetrics::render_collectors(&mut w, &snapshot.collectors);
+    } else {
+        crate::selfmetrics::render(&mut w, &snapshot.collectors, &snapshot.exporter);
+    }
 
     w.finish();
 }

@@ -142,8 +142,11 @@ pub(crate) fn small_snapshot() -> Snapshot {
             resident_memory_bytes: Some(1_048_576),
             cpu_seconds_total: Some(1.25),
             open_fds: Some(12),
+            targets: Vec::new(),
+            reload: None,
         },
         bottleneck_threshold: Default::default(),
+        scope: Default::default(),
     }
 }
 

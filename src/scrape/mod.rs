@@ -36,7 +36,8 @@ use crate::arroyo::source::MetricsSource;
 use crate::config::{self, Config};
 use crate::model::bottleneck::Threshold;
 use crate::model::{
-    state_runs, Checkpoint, CollectorStatus, Job, JobSnapshot, MetricsOutcome, Pipeline, Snapshot,
+    state_runs, Checkpoint, CollectorStatus, Job, JobSnapshot, MetricsOutcome, Pipeline, Scope,
+    Snapshot,
 };
 use crate::selfmetrics::SelfMetrics;
 
@@ -106,6 +107,11 @@ async fn execute<T>(
 impl Scraper {
     /// Builds the clients for `cfg`. Nothing connects until the first scrape.
     pub fn new(cfg: Arc<Config>) -> Result<Scraper, String> {
+        Scraper::with_metrics(cfg, Arc::new(SelfMetrics::default()))
+    }
+
+    /// [`Scraper::new`] counting into `metrics` (kept across configuration reloads).
+    pub fn with_metrics(cfg: Arc<Config>, metrics: Arc<SelfMetrics>) -> Result<Scraper, String> {
         let rpc = match cfg.scrape.metrics_source {
             config::MetricsSource::Rpc => Some(Arc::new(RpcClient::new(&cfg.controller)?)),
             config::MetricsSource::Rest => None,
@@ -159,7 +165,7 @@ impl Scraper {
             admin: admin::AdminState::new(admin_client),
             include,
             exclude,
-            metrics: Arc::new(SelfMetrics::default()),
+            metrics,
         })
     }
 
@@ -333,6 +339,7 @@ impl Scraper {
             checkpoint_details,
             job_errors,
             arroyo_build,
+            scope: Scope::Full,
         }
     }
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use super::KeyError;
 
 /// `file` as a path: as is when absolute, under `base_dir` otherwise.
-fn resolve(base_dir: &Path, file: &str) -> PathBuf {
+pub(super) fn resolve(base_dir: &Path, file: &str) -> PathBuf {
     let p = Path::new(file);
     if p.is_absolute() {
         p.to_path_buf()

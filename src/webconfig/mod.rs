@@ -19,7 +19,10 @@
 //! as the toolkit does. Secrets (password hashes, inline keys, key file contents) never
 //! appear in an error message or in `Debug` output.
 //!
-//! Unlike the toolkit, the file is read once at start-up (no reload on every request).
+//! The file is read at start-up and again on a configuration reload (SIGHUP,
+//! `POST /-/reload`); the certificate and key files are also read again by themselves
+//! when they change (`cert_files.rs`), so a rotated certificate serves new connections
+//! without a reload and without dropping open ones.
 //!
 //! This file holds [`WebSecurity`], the loading of the YAML and the errors; the other
 //! files follow the top-level keys: `tls.rs` (`tls_server_config`: versions, cipher
@@ -29,6 +32,7 @@
 //! and Go durations); `files.rs` resolves and reads the files the configuration names.
 
 mod basic_auth;
+mod cert_files;
 mod client_auth;
 mod files;
 mod http_server;
@@ -212,6 +216,16 @@ impl WebSecurity {
     /// The rustls server configuration when TLS is on.
     pub fn tls_config(&self) -> Option<Arc<ServerConfig>> {
         self.tls.clone()
+    }
+
+    /// Serves without TLS (a reload may not turn TLS on: it is kept off).
+    pub fn drop_tls(&mut self) {
+        self.tls = None;
+    }
+
+    /// Serves with `tls` (a reload may not turn TLS off: the old one is kept).
+    pub fn set_tls(&mut self, tls: Arc<ServerConfig>) {
+        self.tls = Some(tls);
     }
 
     /// A one-line description of the TLS setup for the start-up log (`off` when off).

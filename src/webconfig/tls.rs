@@ -12,7 +12,8 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use serde::Deserialize;
 
-use super::files::file_or_inline;
+use super::cert_files::{CertFiles, LoadError};
+use super::files::{file_or_inline, resolve};
 use super::{client_auth, KeyError};
 
 /// `tls_server_config` as written.
@@ -82,17 +83,37 @@ pub(super) fn build_tls(
     let provider = Arc::new(crypto_provider(raw, &mut versions, notes)?);
     let (verifier, auth_type) = client_auth::verifier(raw, base_dir, &provider, notes)?;
 
-    let mut cfg = ServerConfig::builder_with_provider(Arc::clone(&provider))
+    let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
         .with_protocol_versions(&versions)
         .map_err(|e| ("tls_server_config.min_version".to_string(), format!("{e}")))?
-        .with_client_cert_verifier(verifier)
-        .with_single_cert(chain, key)
-        .map_err(|e| {
-            (
-                key_key.to_string(),
-                format!("the certificate and the private key cannot be used together: {e}"),
+        .with_client_cert_verifier(verifier);
+    let mismatch = |e: String| {
+        (
+            key_key.to_string(),
+            format!("the certificate and the private key cannot be used together: {e}"),
+        )
+    };
+    // Both halves in files: served through a resolver that reads them again when they
+    // change (certificate rotation without a restart). Inline text cannot change.
+    let mut cfg = match (set(&raw.cert_file), set(&raw.key_file)) {
+        (Some(cert_file), Some(key_file)) => {
+            let files = CertFiles::new(
+                resolve(base_dir, cert_file),
+                resolve(base_dir, key_file),
+                Arc::clone(&provider),
             )
-        })?;
+            .map_err(|e| match e {
+                LoadError::Cert(m) => ("tls_server_config.cert_file".to_string(), m),
+                LoadError::Key(m) => ("tls_server_config.key_file".to_string(), m),
+                LoadError::Mismatch(m) => (key_key.to_string(), m),
+            })?;
+            drop((chain, key));
+            builder.with_cert_resolver(Arc::new(files))
+        }
+        _ => builder
+            .with_single_cert(chain, key)
+            .map_err(|e| mismatch(e.to_string()))?,
+    };
     cfg.alpn_protocols = if http2 {
         vec![b"h2".to_vec(), b"http/1.1".to_vec()]
     } else {
