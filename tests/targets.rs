@@ -40,17 +40,21 @@ async fn cluster(release: Release, name: &str, job: &str, parallelism: u32) -> F
 /// TOML of a target `name` pointing at `arroyo`.
 fn target_toml(name: &str, arroyo: &FakeArroyo) -> String {
     format!(
-        "[targets.{name}.controller]\nendpoint = \"{}\"\n[targets.{name}.api]\nendpoint = \"{}\"\n",
+        "[targets.{name}.controller]\nendpoint = \"{}\"\n[targets.{name}.api]\nendpoint = \"{}\"\n\
+         [targets.{name}.admin]\nendpoint = \"{}\"\n",
         arroyo.rpc_url(),
-        arroyo.api_url()
+        arroyo.api_url(),
+        arroyo.admin_url()
     )
 }
 
-/// TOML of a target whose controller and API ports have nothing listening.
+/// TOML of a target whose controller, API and admin ports have nothing listening.
 fn dead_toml(name: &str) -> String {
     format!(
         "[targets.{name}.controller]\nendpoint = \"http://127.0.0.1:{}\"\n\
-         [targets.{name}.api]\nendpoint = \"http://127.0.0.1:{}\"\n",
+         [targets.{name}.api]\nendpoint = \"http://127.0.0.1:{}\"\n\
+         [targets.{name}.admin]\nendpoint = \"http://127.0.0.1:{}\"\n",
+        free_port(),
         free_port(),
         free_port()
     )
@@ -212,6 +216,7 @@ async fn two_release_shapes_and_a_dead_cluster_behind_one_exporter() {
             "topology",
             "checkpoints",
             "job_metrics",
+            "admin",
         ] {
             assert_eq!(
                 a.value(
@@ -222,6 +227,8 @@ async fn two_release_shapes_and_a_dead_cluster_behind_one_exporter() {
                 "{collector}"
             );
         }
+        // Each cluster's own Arroyo build, from its own admin port.
+        assert_eq!(a.values("arroyo_build_info", &[]).len(), 1);
         // No label added by the exporter; no process-wide families on a probe.
         assert!(a.samples.iter().all(|s| !s.labels.contains_key("target")));
         for own in [
@@ -242,6 +249,13 @@ async fn two_release_shapes_and_a_dead_cluster_behind_one_exporter() {
         dead.value(
             "arroyo_exporter_collector_success",
             &[("collector", "discovery")]
+        ),
+        0.0
+    );
+    assert_eq!(
+        dead.value(
+            "arroyo_exporter_collector_success",
+            &[("collector", "admin")]
         ),
         0.0
     );

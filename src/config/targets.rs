@@ -243,7 +243,10 @@ metrics-source = "rpc"
 
         let e = error("[targets.prod.web]\nlisten-address = \"0.0.0.0:1\"\n");
         assert!(e.contains("`targets.prod.web`"), "{e}");
-        assert!(e.contains("controller, api, scrape, collectors"), "{e}");
+        assert!(
+            e.contains("controller, api, admin, scrape, collectors"),
+            "{e}"
+        );
 
         let e = error("[targets.prod]\nscrape = 3\n");
         assert!(e.contains("`targets.prod.scrape`"), "{e}");

@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import tomllib
+import urllib.parse
 
 import pytest
 import yaml
@@ -97,6 +98,13 @@ def test_kubernetes_probes_exactly_the_configured_targets():
         assert TARGET_NAME.match(name), name
         assert set(sections) <= {"controller", "api", "admin", "scrape", "collectors"}, name
         assert sections["controller"]["endpoint"].startswith("http")
+        # Every Arroyo endpoint is the target's own: one inherited from the top level
+        # (localhost by default) would point every cluster at the same place.
+        hosts = {
+            urllib.parse.urlsplit(sections[s]["endpoint"]).hostname
+            for s in ("controller", "api", "admin")
+        }
+        assert len(hosts) == 1 and "localhost" not in hosts, (name, hosts)
 
     monitor = find(objects, "ServiceMonitor", "arroyo-exporter-clusters")
     probed = []
