@@ -467,6 +467,10 @@ impl RealExporter {
             &sim.api_url,
             "--scrape.timeout",
             "60s",
+            // The simulator child serves no admin port here: what is measured is the
+            // metrics path, without a failing version call beside it.
+            "--admin.endpoint",
+            "",
         ];
         RealExporter::launch(Path::new(env!("CARGO_BIN_EXE_arroyo-exporter")), &args)
     }
@@ -570,6 +574,7 @@ async fn against_simulator(s: &Settings, client: &reqwest::Client) {
     let mut cfg = Config::default();
     cfg.controller.endpoint = sim.rpc_url.parse().expect("rpc url");
     cfg.api.endpoint = Some(sim.api_url.parse().expect("api url"));
+    cfg.admin.endpoint = None;
     cfg.controller.timeout = Duration::from_secs(60);
     cfg.scrape.timeout = Duration::from_secs(60);
     cfg.web.listen_address = "127.0.0.1:0".parse().expect("address");

@@ -693,7 +693,9 @@ fn ratio(a: &Contestant, b: &Contestant) -> (f64, f64, f64) {
 }
 
 /// The exporter's configuration for the server on `port`: the job in a static list, no
-/// REST API, no sample-age guard (the generated document's times do not move).
+/// REST API, no sample-age guard (the generated document's times do not move). The
+/// exporter under test also gets `--admin.endpoint ""` (no admin port here); a flag, not
+/// a key here, so that an `E2E_COMPARE_BIN` from before `[admin]` reads the same file.
 fn exporter_config(dir: &Path, name: &str, port: u16) -> PathBuf {
     let path = dir.join(name);
     let text = format!(
@@ -744,7 +746,8 @@ pub async fn run(s: &Settings, client: &reqwest::Client) {
     let exporter_bin = Path::new(env!("CARGO_BIN_EXE_arroyo-exporter"));
     let config = exporter_config(dir.path(), "exporter.toml", server.port);
     let config = config.to_str().expect("UTF-8 path");
-    let exporter = RealExporter::launch(exporter_bin, &["--config", config]);
+    let exporter =
+        RealExporter::launch(exporter_bin, &["--config", config, "--admin.endpoint", ""]);
     let compare = compare_bin().map(|bin| RealExporter::launch(&bin, &["--config", config]));
     let py = PythonExporter::start(&python, server.port);
 
@@ -868,7 +871,7 @@ async fn round_trip(
     let config = config.to_str().expect("UTF-8 path");
     let exporter = RealExporter::launch(
         Path::new(env!("CARGO_BIN_EXE_arroyo-exporter")),
-        &["--config", config],
+        &["--config", config, "--admin.endpoint", ""],
     );
     let compare = compare_bin().map(|bin| RealExporter::launch(&bin, &["--config", config]));
     let mut contestants = vec![

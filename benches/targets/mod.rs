@@ -159,7 +159,8 @@ impl Drop for Clusters {
 
 /// The configuration file of an exporter with targets `t00`… for `endpoints`.
 fn config_file(dir: &std::path::Path, name: &str, endpoints: &[(String, String)]) -> String {
-    let mut toml = String::from("[scrape]\ntimeout = \"60s\"\n");
+    // The simulated clusters serve no admin port here; every target inherits "off".
+    let mut toml = String::from("[scrape]\ntimeout = \"60s\"\n[admin]\nendpoint = \"\"\n");
     for (i, (rpc, api)) in endpoints.iter().enumerate() {
         toml.push_str(&format!(
             "[targets.t{i:02}.controller]\nendpoint = \"{rpc}\"\n\
