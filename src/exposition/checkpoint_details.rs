@@ -88,23 +88,7 @@ pub(super) fn render(w: &mut Writer<'_>, snapshot: &Snapshot, views: &[JobView<'
     );
     for (v, by_target) in &targets {
         for (target, f) in by_target {
-            let [a, b, c] = v.labels();
-            match target {
-                Target::Node(node) => {
-                    let id = node_id(node);
-                    w.sample(
-                        &[
-                            a,
-                            b,
-                            c,
-                            ("node_id", id),
-                            ("operator_name", v.operator_name(id)),
-                        ],
-                        f.bytes,
-                    );
-                }
-                Target::Unmapped(op) => w.sample(&[a, b, c, ("operator_id", op)], f.bytes),
-            }
+            w.sample(&target_labels(v, target), f.bytes);
         }
     }
     w.family(
@@ -115,31 +99,29 @@ pub(super) fn render(w: &mut Writer<'_>, snapshot: &Snapshot, views: &[JobView<'
     );
     for (v, by_target) in &targets {
         for (target, f) in by_target {
-            let [a, b, c] = v.labels();
+            let mut labels = target_labels(v, target);
             for (phase, secs) in &f.phases {
-                match target {
-                    Target::Node(node) => {
-                        let id = node_id(node);
-                        w.sample(
-                            &[
-                                a,
-                                b,
-                                c,
-                                ("node_id", id),
-                                ("operator_name", v.operator_name(id)),
-                                ("phase", phase.label()),
-                            ],
-                            *secs,
-                        );
-                    }
-                    Target::Unmapped(op) => w.sample(
-                        &[a, b, c, ("operator_id", op), ("phase", phase.label())],
-                        *secs,
-                    ),
-                }
+                labels.push(("phase", phase.label()));
+                w.sample(&labels, *secs);
+                labels.pop();
             }
         }
     }
+}
+
+/// The labels of a target's series: the job's, then the graph node's (`node_id`,
+/// `operator_name`) or the unmapped operator's (`operator_id`).
+fn target_labels<'a>(v: &'a JobView<'_>, target: &Target<'a>) -> Vec<(&'a str, &'a str)> {
+    let mut labels = v.labels().to_vec();
+    match target {
+        Target::Node(node) => {
+            let id = node_id(node);
+            labels.push(("node_id", id));
+            labels.push(("operator_name", v.operator_name(id)));
+        }
+        Target::Unmapped(op) => labels.push(("operator_id", op)),
+    }
+    labels
 }
 
 /// The node id a [`NodeKey`] was made from.
