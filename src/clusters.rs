@@ -64,6 +64,18 @@ struct Fixed {
     tls: bool,
 }
 
+impl Fixed {
+    /// The settings of `config` and `web` that a reload cannot change.
+    fn of(config: &Config, web: &WebSecurity) -> Fixed {
+        Fixed {
+            listen_address: config.web.listen_address,
+            telemetry_path: config.web.telemetry_path.clone(),
+            log: config.log.clone(),
+            tls: web.tls_config().is_some(),
+        }
+    }
+}
+
 /// The served generation, swapped on reload, and the reload state.
 pub struct Registry {
     current: RwLock<Arc<Served>>,
@@ -98,30 +110,19 @@ impl Registry {
         web: WebSecurity,
         lifecycle: bool,
     ) -> Result<Registry, String> {
-        let fixed = Fixed {
-            listen_address: settings.config.web.listen_address,
-            telemetry_path: settings.config.web.telemetry_path.clone(),
-            log: settings.config.log.clone(),
-            tls: web.tls_config().is_some(),
-        };
-        let registry = Registry {
-            current: RwLock::new(Arc::new(Served {
+        let fixed = Fixed::of(&settings.config, &web);
+        let registry = Registry::with(
+            Served {
                 config: Arc::new(settings.config.clone()),
                 web: Arc::new(WebSecurity::default()),
                 top_level: None,
                 targets: BTreeMap::new(),
                 clusters: BTreeMap::new(),
-            })),
-            flags: Some(flags),
+            },
+            Some(flags),
             lifecycle,
             fixed,
-            reloading: Mutex::new(()),
-            reload: Mutex::new(ReloadStatus {
-                successful: true,
-                success_timestamp_seconds: now_seconds(),
-            }),
-            counters: Mutex::new(HashMap::new()),
-        };
+        );
         let served = registry.build(settings, web, &BTreeMap::new())?;
         *registry.current.write() = Arc::new(served);
         Ok(registry)
@@ -131,12 +132,7 @@ impl Registry {
     /// and without reload (in-process servers, tests, benchmarks).
     pub fn single(scraper: Arc<Scraper>, web: Arc<WebSecurity>) -> Registry {
         let config = Arc::new(scraper.config().clone());
-        let fixed = Fixed {
-            listen_address: config.web.listen_address,
-            telemetry_path: config.web.telemetry_path.clone(),
-            log: config.log.clone(),
-            tls: web.tls_config().is_some(),
-        };
+        let fixed = Fixed::of(&config, &web);
         let mut clusters = BTreeMap::new();
         clusters.insert(
             TOP_LEVEL.to_string(),
@@ -145,16 +141,26 @@ impl Registry {
                 token: None,
             },
         );
-        Registry {
-            current: RwLock::new(Arc::new(Served {
+        Registry::with(
+            Served {
                 config,
                 web,
                 top_level: Some(scraper),
                 targets: BTreeMap::new(),
                 clusters,
-            })),
-            flags: None,
-            lifecycle: false,
+            },
+            None,
+            false,
+            fixed,
+        )
+    }
+
+    /// A registry serving `served`, its reload state fresh (last load successful, now).
+    fn with(served: Served, flags: Option<Flags>, lifecycle: bool, fixed: Fixed) -> Registry {
+        Registry {
+            current: RwLock::new(Arc::new(served)),
+            flags,
+            lifecycle,
             fixed,
             reloading: Mutex::new(()),
             reload: Mutex::new(ReloadStatus {
