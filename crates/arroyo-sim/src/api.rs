@@ -266,26 +266,36 @@ fn route(state: &SimState, method: &Method, uri: &Uri) -> Routed {
     }
 }
 
-/// A page of a job's error log: `limit` (default 10, as Arroyo's) rows newest first,
-/// older than `starting_after`, and `hasMore`.
-fn job_errors(release: Release, job: &SimJob, query: &str) -> Routed {
-    let mut limit = 10;
+/// `limit` (clamped to 1..=[`MAX_PAGE`], `default` without one) and `starting_after` of a
+/// paginated call; a limit that is not a number is a 400.
+fn page_query(query: &str, default: usize) -> Result<(usize, Option<String>), Routed> {
+    let mut limit = default;
     let mut after: Option<String> = None;
     for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
         match k.as_ref() {
             "limit" => match v.parse::<usize>() {
                 Ok(n) => limit = n.clamp(1, MAX_PAGE),
                 Err(_) => {
-                    return Routed::Done(
+                    return Err(Routed::Done(
                         StatusCode::BAD_REQUEST,
                         json!({"error": format!("invalid limit {v:?}")}).to_string(),
-                    )
+                    ))
                 }
             },
             "starting_after" if !v.is_empty() => after = Some(v.into_owned()),
             _ => {}
         }
     }
+    Ok((limit, after))
+}
+
+/// A page of a job's error log: `limit` (default 10, as Arroyo's) rows newest first,
+/// older than `starting_after`, and `hasMore`.
+fn job_errors(release: Release, job: &SimJob, query: &str) -> Routed {
+    let (limit, after) = match page_query(query, 10) {
+        Ok(page) => page,
+        Err(bad) => return bad,
+    };
     let (rows, more) = details::job_errors_page(job, limit, after.as_deref());
     let data: Vec<Value> = rows
         .into_iter()
@@ -377,23 +387,10 @@ fn data(items: Vec<Value>) -> Value {
 }
 
 fn list_pipelines(w: &World, query: &str) -> Routed {
-    let mut limit = w.default_page_size.max(1);
-    let mut starting_after: Option<String> = None;
-    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
-        match k.as_ref() {
-            "limit" => match v.parse::<usize>() {
-                Ok(n) => limit = n.clamp(1, MAX_PAGE),
-                Err(_) => {
-                    return Routed::Done(
-                        StatusCode::BAD_REQUEST,
-                        json!({"error": format!("invalid limit {v:?}")}).to_string(),
-                    )
-                }
-            },
-            "starting_after" if !v.is_empty() => starting_after = Some(v.into_owned()),
-            _ => {}
-        }
-    }
+    let (limit, starting_after) = match page_query(query, w.default_page_size.max(1)) {
+        Ok(page) => page,
+        Err(bad) => return bad,
+    };
     let start = match &starting_after {
         None => 0,
         Some(id) => match w.pipelines.iter().position(|p| &p.id == id) {
