@@ -17,7 +17,8 @@ root=$(pwd)
 secs=${1:-20}
 shift || true
 all_targets=(job_metrics metric_groups_envelope rest_jobs rest_pipelines rest_checkpoints
-    rest_checkpoint_groups rest_job_errors admin_details config_toml web_config)
+    rest_checkpoint_groups rest_job_errors admin_details config_toml web_config
+    job_metrics_stream grpc_body)
 if [ $# -gt 0 ]; then targets=("$@"); else targets=("${all_targets[@]}"); fi
 
 if ! command -v cargo-fuzz >/dev/null 2>&1; then
@@ -57,6 +58,15 @@ def camel(ops, legacy):
         res.append({("operatorId" if legacy else "nodeId"): (f"op_{nid}" if legacy else nid),
                     "metricGroups": op["metric_groups"]})
     return res
+def varint(n):
+    out = b""
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        if n:
+            out += bytes([byte | 0x80])
+        else:
+            return out + bytes([byte])
 def load(p):
     try:
         with open(p) as f:
@@ -75,6 +85,13 @@ for p in glob.glob(os.path.join(fixtures, "**", "*.json"), recursive=True):
         put("job_metrics", json.dumps(ops, separators=(",", ":")))
         put("job_metrics", json.dumps(camel(ops, False)))
         put("job_metrics", json.dumps(camel(ops, True)))
+        compact = json.dumps(ops, separators=(",", ":")).encode()
+        # Streamed: a segment every 2nd / 40th byte, pieces of 7 / 1 bytes.
+        put("job_metrics_stream", b"\x01\x06" + compact)
+        put("job_metrics_stream", b"\x27\x00" + compact)
+        # A plain gRPC frame around JobMetricsResp { metrics: compact }.
+        message = b"\x0a" + varint(len(compact)) + compact
+        put("grpc_body", b"\x00" + b"\x00" + len(message).to_bytes(4, "big") + message)
         put("metric_groups_envelope", json.dumps({"data": ops}))
     elif base.startswith("operator_metric_groups") and isinstance(doc, dict):
         doc["data"] = shrink_ops(doc.get("data", []))
@@ -107,7 +124,7 @@ summary=.tmp/fuzz-summary.txt
 failed=0
 for t in "${targets[@]}"; do
     dict=()
-    case $t in job_metrics|metric_groups_envelope|rest_*) dict=("-dict=$root/fuzz/json.dict") ;; esac
+    case $t in job_metrics|job_metrics_stream|metric_groups_envelope|rest_*) dict=("-dict=$root/fuzz/json.dict") ;; esac
     log=.tmp/fuzz-$t.log
     set +e
     (cd fuzz && cargo fuzz run --release "$t" "corpus/$t" -- \

@@ -123,7 +123,9 @@ async fn mutual_tls_with_a_custom_ca() {
     let good = client(addr, &pki, "ca.pem", Some("client"));
     assert_eq!(
         good.job_metrics("job_Tls0000001").await.unwrap(),
-        RpcAnswer::Document(bytes::Bytes::from_static(DOC.as_bytes()))
+        RpcAnswer::Metrics(
+            arroyo_exporter::arroyo::wire::decode_job_metrics(DOC.as_bytes()).unwrap()
+        )
     );
     assert_eq!(
         good.job_metrics("job_Other00001").await.unwrap(),
@@ -163,6 +165,8 @@ async fn gzip_compressed_answers_are_accepted() {
     let client = RpcClient::new(&cfg).unwrap();
     assert_eq!(
         client.job_metrics("job_Tls0000001").await.unwrap(),
-        RpcAnswer::Document(bytes::Bytes::from_static(DOC.as_bytes()))
+        RpcAnswer::Metrics(
+            arroyo_exporter::arroyo::wire::decode_job_metrics(DOC.as_bytes()).unwrap()
+        )
     );
 }

@@ -1,53 +1,40 @@
 //! The controller's `JobMetrics` RPC (tonic), for both service generations.
 //!
-//! One lazily connected channel is shared by every call; tonic reconnects it after the
-//! controller restarts. Responses may be zstd or gzip compressed; requests are always
-//! sent uncompressed (see [`RpcClient::call`]).
+//! One lazily connected tonic channel is shared by every call; tonic reconnects it after
+//! the controller restarts. Responses may be zstd or gzip compressed; requests are always
+//! sent uncompressed (see [`RpcClient::call`]). The call itself is made on the channel
+//! directly rather than through tonic's generated client, so that the answer is
+//! decompressed and decoded frame by frame as it arrives ([`wire::UnaryBody`]): tonic
+//! hands a message over only once it is complete, and for the tens of MB of a large job
+//! the decode would then start after the last byte.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
-use tonic::codec::CompressionEncoding;
+use http_body_util::BodyExt;
+use prost::Message;
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
-use tonic::{Code, Request, Status};
+use tonic::{Code, Status};
+use tower_service::Service;
 
 use crate::arroyo::error::{ErrorKind, UpstreamError};
 use crate::arroyo::pb::JobMetricsReq;
+use crate::arroyo::wire;
 use crate::config::{ControllerConfig, ControllerService};
+use crate::model;
 
 /// The answer of one successful call.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RpcAnswer {
-    /// The JSON document (`JobMetricsResp.metrics`), checked to be UTF-8, still in
-    /// tonic's receive buffer.
-    Document(bytes::Bytes),
+    /// The decoded document (`JobMetricsResp.metrics`).
+    Metrics(model::JobMetrics),
     /// `NOT_FOUND`: the controller has no metrics for this job now.
     NotFound,
 }
 
-/// `JobMetricsResp` as this client reads it: `metrics` declared `bytes`, which has the
-/// same wire format as the proto's `string`. prost then takes the document out of
-/// tonic's receive buffer without copying it (a `String` field would copy the tens of MB
-/// into a second buffer, doubling the memory of a scrape); [`document`] checks UTF-8.
-#[derive(Clone, PartialEq, prost::Message)]
-struct RawJobMetricsResp {
-    #[prost(bytes = "bytes", tag = "1")]
-    metrics: bytes::Bytes,
-}
-
-/// The document, checked to be UTF-8 as proto3 requires of a `string`, and left where it
-/// is: the decoders read bytes, so turning it into a `String` would only move the tens
-/// of MB to the start of their buffer (`Vec::from` of a sliced `Bytes`), on the scrape's
-/// critical path.
-fn document(metrics: bytes::Bytes) -> Result<RpcAnswer, UpstreamError> {
-    match std::str::from_utf8(&metrics) {
-        Ok(_) => Ok(RpcAnswer::Document(metrics)),
-        Err(e) => Err(UpstreamError::new(
-            ErrorKind::GrpcInternal,
-            format!("Internal: JobMetricsResp.metrics is not UTF-8: {e}"),
-        )),
-    }
-}
+/// Above this many bytes left to read, the end of the decode runs on the blocking pool
+/// (it is then a whole decode, or a document too small to have been read in pieces).
+const DECODE_IN_PLACE: usize = 1 << 20;
 
 const GEN_UNKNOWN: u8 = 0;
 const GEN_JOB_CONTROLLER: u8 = 1;
@@ -176,44 +163,31 @@ impl RpcClient {
     /// compressed request is refused by servers (and proxies) that do not know the
     /// encoding, each in its own way. Answers are accepted as zstd, gzip or plain.
     async fn call(&self, generation: u8, job_id: &str) -> Result<RpcAnswer, UpstreamError> {
-        let mut req = Request::new(JobMetricsReq {
-            job_id: job_id.to_string(),
-        });
-        req.set_timeout(self.timeout);
-        // What the generated clients do, with the response read as `RawJobMetricsResp`.
         let path = if generation == GEN_CONTROLLER {
             "/arroyo_rpc.ControllerGrpc/JobMetrics"
         } else {
             "/arroyo_rpc.JobControllerGrpc/JobMetrics"
         };
         let started = std::time::Instant::now();
-        let fut = async {
-            let mut grpc = tonic::client::Grpc::new(self.channel.clone())
-                .accept_compressed(CompressionEncoding::Zstd)
-                .accept_compressed(CompressionEncoding::Gzip)
-                .max_decoding_message_size(self.max_message_size);
-            grpc.ready().await.map_err(|e| {
-                Status::unavailable(format!(
-                    "not connected: {}",
-                    crate::arroyo::hint::cause_chain(&e)
+        let failure = match tokio::time::timeout(self.timeout, self.exchange(path, job_id)).await {
+            Err(_) => {
+                return Err(UpstreamError::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "{}{path}: no answer within {:?}",
+                        self.endpoint.trim_end_matches('/'),
+                        self.timeout
+                    ),
                 ))
-            })?;
-            let codec = tonic_prost::ProstCodec::<JobMetricsReq, RawJobMetricsResp>::default();
-            grpc.unary(req, http::uri::PathAndQuery::from_static(path), codec)
-                .await
+            }
+            Ok(Ok(answer)) => return Ok(answer),
+            Ok(Err(Failure::Status(status))) if status.code() == Code::NotFound => {
+                return Ok(RpcAnswer::NotFound)
+            }
+            Ok(Err(failure)) => failure,
         };
-        match tokio::time::timeout(self.timeout, fut).await {
-            Err(_) => Err(UpstreamError::new(
-                ErrorKind::Timeout,
-                format!(
-                    "{}{path}: no answer within {:?}",
-                    self.endpoint.trim_end_matches('/'),
-                    self.timeout
-                ),
-            )),
-            Ok(Ok(resp)) => document(resp.into_inner().metrics),
-            Ok(Err(status)) if status.code() == Code::NotFound => Ok(RpcAnswer::NotFound),
-            Ok(Err(status)) => {
+        let mut e = match failure {
+            Failure::Status(status) => {
                 let mut e = classify(&status);
                 // tonic's channel enforces the `grpc-timeout` header itself and ends the
                 // call with `Cancelled` "Timeout expired" (so does a tonic server whose
@@ -222,15 +196,193 @@ impl RpcClient {
                 if status.code() == Code::Cancelled && started.elapsed() >= self.timeout {
                     e.kind = ErrorKind::Timeout;
                 }
-                e.message = format!(
-                    "{}{path}: {}",
-                    self.endpoint.trim_end_matches('/'),
-                    e.message
-                );
-                Err(e)
+                e
+            }
+            Failure::Body(body) => body_error(body),
+        };
+        e.message = format!(
+            "{}{path}: {}",
+            self.endpoint.trim_end_matches('/'),
+            e.message
+        );
+        Err(e)
+    }
+
+    /// The request and its answer, read frame by frame.
+    async fn exchange(&self, path: &'static str, job_id: &str) -> Result<RpcAnswer, Failure> {
+        let mut channel = self.channel.clone();
+        std::future::poll_fn(|cx| channel.poll_ready(cx))
+            .await
+            .map_err(|e| {
+                Status::unavailable(format!(
+                    "not connected: {}",
+                    crate::arroyo::hint::cause_chain(&e)
+                ))
+            })?;
+        let request = http::Request::builder()
+            .method(http::Method::POST)
+            .uri(path)
+            .version(http::Version::HTTP_2)
+            .header(http::header::CONTENT_TYPE, "application/grpc")
+            .header(http::header::TE, "trailers")
+            .header("grpc-accept-encoding", "zstd,gzip")
+            .header("grpc-timeout", grpc_timeout(self.timeout))
+            .body(tonic::body::Body::new(http_body_util::Full::new(
+                request_message(job_id),
+            )))
+            .map_err(|e| Status::internal(format!("cannot build the request: {e}")))?;
+        let response = channel
+            .call(request)
+            .await
+            .map_err(|e| Status::from_error(Box::new(e)))?;
+        let (head, mut body) = response.into_parts();
+        // A trailers-only answer (what servers send for an error): the status is in the
+        // headers and there is no message.
+        if let Some(status) = Status::from_header_map(&head.headers) {
+            if status.code() != Code::Ok {
+                return Err(status.into());
             }
         }
+        if head.status != http::StatusCode::OK {
+            return Err(status_of_http(head.status).into());
+        }
+        let encoding = wire::Encoding::from_header(
+            head.headers
+                .get("grpc-encoding")
+                .map(http::HeaderValue::as_bytes),
+        )?;
+        let mut reader = wire::UnaryBody::new(encoding, self.max_message_size);
+        let mut trailers = None;
+        while let Some(frame) = body.frame().await {
+            match frame?.into_data() {
+                Ok(data) => reader.push(&data)?,
+                Err(frame) => {
+                    if let Ok(t) = frame.into_trailers() {
+                        trailers = Some(t);
+                    }
+                }
+            }
+        }
+        let status = trailers
+            .as_ref()
+            .and_then(Status::from_header_map)
+            .or_else(|| Status::from_header_map(&head.headers))
+            .unwrap_or_else(|| {
+                Status::unknown(
+                    "the answer ended without a grpc-status (cut short by a proxy or a reset?)",
+                )
+            });
+        if status.code() != Code::Ok {
+            return Err(status.into());
+        }
+        let (answer, buffer) = if reader.unread() > DECODE_IN_PLACE {
+            tokio::task::spawn_blocking(move || reader.finish())
+                .await
+                .map_err(|e| Status::internal(format!("decoder task failed: {e}")))?
+        } else {
+            reader.finish()
+        };
+        // Unmapping a buffer of tens of MB takes milliseconds: off the critical path.
+        if buffer.capacity() > DECODE_IN_PLACE {
+            tokio::task::spawn_blocking(move || drop(buffer));
+        }
+        Ok(RpcAnswer::Metrics(answer?))
     }
+}
+
+/// How a call failed, before [`RpcClient::call`] names the endpoint.
+enum Failure {
+    /// A gRPC status: the server's, or the transport's mapped to one.
+    Status(Status),
+    /// The answer's body could not be read into metrics.
+    Body(wire::BodyError),
+}
+
+impl From<Status> for Failure {
+    fn from(s: Status) -> Failure {
+        Failure::Status(s)
+    }
+}
+
+impl From<wire::BodyError> for Failure {
+    fn from(e: wire::BodyError) -> Failure {
+        Failure::Body(e)
+    }
+}
+
+/// The error of a body that gave no metrics.
+fn body_error(e: wire::BodyError) -> UpstreamError {
+    match e {
+        wire::BodyError::TooLarge(m) => {
+            UpstreamError::new(ErrorKind::TooLarge, format!("OutOfRange: {m}"))
+        }
+        wire::BodyError::Malformed(m) => {
+            UpstreamError::new(ErrorKind::GrpcInternal, format!("Internal: {m}"))
+        }
+        wire::BodyError::NotUtf8(m) => UpstreamError::new(
+            ErrorKind::GrpcInternal,
+            format!("Internal: JobMetricsResp.metrics is not UTF-8: {m}"),
+        ),
+        wire::BodyError::Decode(e) => UpstreamError::new(ErrorKind::Decode, e.to_string()),
+    }
+}
+
+/// The request: `JobMetricsReq` in an uncompressed gRPC message frame.
+fn request_message(job_id: &str) -> bytes::Bytes {
+    let message = JobMetricsReq {
+        job_id: job_id.to_string(),
+    }
+    .encode_to_vec();
+    let mut framed = Vec::with_capacity(5 + message.len());
+    framed.push(0);
+    framed.extend_from_slice(
+        &u32::try_from(message.len())
+            .unwrap_or(u32::MAX)
+            .to_be_bytes(),
+    );
+    framed.extend_from_slice(&message);
+    bytes::Bytes::from(framed)
+}
+
+/// The `grpc-timeout` header for `timeout`: at most eight digits, in the finest unit
+/// that fits (gRPC over HTTP/2).
+fn grpc_timeout(timeout: Duration) -> String {
+    let units: [(u128, char); 5] = [
+        (timeout.as_micros(), 'u'),
+        (timeout.as_millis(), 'm'),
+        (u128::from(timeout.as_secs()), 'S'),
+        (u128::from(timeout.as_secs() / 60), 'M'),
+        (u128::from(timeout.as_secs() / 3600), 'H'),
+    ];
+    units
+        .into_iter()
+        .find(|(value, _)| *value <= 99_999_999)
+        .map_or_else(
+            || "99999999H".to_string(),
+            |(value, unit)| format!("{value}{unit}"),
+        )
+}
+
+/// The status of an answer whose HTTP status is not 200 and that carries no gRPC status
+/// (a proxy's, or a server that does not speak gRPC), mapped as gRPC's table says.
+fn status_of_http(status: http::StatusCode) -> Status {
+    let code = match status {
+        http::StatusCode::BAD_REQUEST => Code::Internal,
+        http::StatusCode::UNAUTHORIZED => Code::Unauthenticated,
+        http::StatusCode::FORBIDDEN => Code::PermissionDenied,
+        http::StatusCode::NOT_FOUND => Code::Unimplemented,
+        http::StatusCode::TOO_MANY_REQUESTS
+        | http::StatusCode::BAD_GATEWAY
+        | http::StatusCode::SERVICE_UNAVAILABLE
+        | http::StatusCode::GATEWAY_TIMEOUT => Code::Unavailable,
+        _ => Code::Unknown,
+    };
+    Status::new(
+        code,
+        format!(
+            "HTTP status {status} without a gRPC status (a proxy's answer, or not a gRPC server)"
+        ),
+    )
 }
 
 /// Maps a gRPC status to a bounded error kind.
@@ -269,24 +421,46 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_document_stays_in_the_receive_buffer() {
-        // As prost hands it over: a slice of a larger buffer, past the message's header.
-        let buffer = bytes::Bytes::from(b"\x0a\x05[1,2]".to_vec());
-        let metrics = buffer.slice(2..);
-        let at = metrics.as_ptr();
-        match document(metrics) {
-            Ok(RpcAnswer::Document(doc)) => {
-                assert_eq!(&doc[..], b"[1,2]");
-                assert_eq!(doc.as_ptr(), at, "the document was copied or moved");
-            }
-            other => panic!("unexpected {other:?}"),
+    fn the_request_is_one_uncompressed_frame() {
+        let framed = request_message("job_1");
+        let message = JobMetricsReq {
+            job_id: "job_1".into(),
         }
+        .encode_to_vec();
+        assert_eq!(framed[0], 0, "compressed flag");
+        assert_eq!(
+            u32::from_be_bytes([framed[1], framed[2], framed[3], framed[4]]) as usize,
+            message.len()
+        );
+        assert_eq!(&framed[5..], &message[..]);
     }
 
     #[test]
-    fn a_document_that_is_not_utf8_is_an_internal_error() {
-        let e = document(bytes::Bytes::from_static(b"[\"\xff\"]")).unwrap_err();
-        assert_eq!(e.kind, ErrorKind::GrpcInternal);
-        assert!(e.message.contains("not UTF-8"), "{}", e.message);
+    fn timeouts_take_at_most_eight_digits() {
+        assert_eq!(grpc_timeout(Duration::from_millis(2500)), "2500000u");
+        assert_eq!(grpc_timeout(Duration::from_secs(120)), "120000m");
+        assert_eq!(grpc_timeout(Duration::from_secs(200_000)), "200000S");
+        assert_eq!(grpc_timeout(Duration::from_secs(6_000_000_000)), "1666666H");
+        assert_eq!(grpc_timeout(Duration::MAX), "99999999H");
+    }
+
+    #[test]
+    fn http_statuses_without_a_grpc_status_map_as_grpc_says() {
+        assert_eq!(
+            status_of_http(http::StatusCode::NOT_FOUND).code(),
+            Code::Unimplemented
+        );
+        assert_eq!(
+            status_of_http(http::StatusCode::SERVICE_UNAVAILABLE).code(),
+            Code::Unavailable
+        );
+        assert_eq!(
+            status_of_http(http::StatusCode::UNAUTHORIZED).code(),
+            Code::Unauthenticated
+        );
+        assert_eq!(
+            status_of_http(http::StatusCode::IM_A_TEAPOT).code(),
+            Code::Unknown
+        );
     }
 }

@@ -6,9 +6,8 @@ use std::sync::Arc;
 
 use crate::arroyo::error::{ErrorKind, UpstreamError};
 use crate::arroyo::hint;
-use crate::arroyo::rest::{decode_off_thread, RestClient};
+use crate::arroyo::rest::RestClient;
 use crate::arroyo::rpc::{RpcAnswer, RpcClient};
-use crate::arroyo::wire;
 use crate::model::JobMetrics;
 
 /// What the source said about one job.
@@ -63,10 +62,7 @@ impl MetricsSource {
         match self {
             MetricsSource::Rpc(rpc) => match rpc.job_metrics(job_id).await? {
                 RpcAnswer::NotFound => Ok(JobMetricsAnswer::NoMetrics),
-                RpcAnswer::Document(doc) => decode_off_thread(doc, wire::decode_job_metrics)
-                    .await
-                    .map(JobMetricsAnswer::Metrics)
-                    .map_err(|message| UpstreamError::new(ErrorKind::Decode, message)),
+                RpcAnswer::Metrics(m) => Ok(JobMetricsAnswer::Metrics(m)),
             },
             MetricsSource::Rest(rest) => {
                 let Some(pipeline_id) = pipeline_id else {

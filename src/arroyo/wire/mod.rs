@@ -28,17 +28,21 @@ use serde::de::DeserializeSeed;
 use crate::model::{self, MetricKind, Point, SubtaskSample};
 
 mod details;
+mod grpc_body;
 mod rest;
 mod scanner;
 mod serde_decoder;
 mod split;
+mod stream;
 #[cfg(test)]
 mod test_support;
 
 pub use details::{decode_admin_details, decode_checkpoint_groups, decode_job_errors_page};
+pub use grpc_body::{BodyError, Encoding, UnaryBody};
 pub use rest::{
     decode_checkpoints, decode_jobs, decode_pipeline, decode_pipelines_page, PipelinesPage,
 };
+pub use stream::{decode_whole, JobMetricsStream, StreamError};
 
 use scanner::fast_envelope;
 use serde_decoder::{serde_envelope, serde_job_metrics};

@@ -844,6 +844,146 @@ impl Scanner<'_> {
     }
 }
 
+/// Where a segmented scan (see [`scan_segment`]) stands between two segments: at the
+/// start of a subtask in the subtask list of a group of known kind, in an operator of
+/// known id. Owned, so that the document's buffer may grow between segments.
+#[derive(Debug, Clone)]
+pub(super) struct Resume {
+    group_start: usize,
+    kind: MetricKind,
+    nulls: u64,
+    operator_start: usize,
+    node_id: String,
+}
+
+/// How one segment of a segmented scan ended.
+pub(super) enum Segment {
+    /// It stopped at `stop_at`; the next segment starts there with this.
+    Stopped(Resume),
+    /// It read to the end of the document: the accumulator holds the whole answer.
+    Finished,
+    /// It gave up (or never met `stop_at`): only a whole decode can tell.
+    GaveUp,
+}
+
+/// One segment of a JobMetrics document read in pieces as it arrives: from `from` (0, or
+/// where the previous segment stopped, with its [`Resume`]) until a subtask starts at
+/// `stop_at`, or to the end of `doc` when `stop_at` is `usize::MAX`.
+///
+/// The segments together make exactly the calls a single scan makes, into one `acc`:
+/// stopping only at a subtask's start (where the single scan checks `stop_at` too) and
+/// going on with the open group and operator, whose kind and id are then known. Every
+/// byte before `stop_at` must be in `doc`; bytes after it may still be missing, and are
+/// only read when `stop_at` is not where a subtask starts, which ends as
+/// [`Segment::GaveUp`].
+pub(super) fn scan_segment(
+    doc: &[u8],
+    from: usize,
+    resume: Option<&Resume>,
+    stop_at: usize,
+    acc: &mut Acc,
+) -> Segment {
+    let mut sc = Scanner::new(doc);
+    sc.p = from;
+    sc.warmed = from;
+    sc.stop_at = stop_at;
+    let mut nulls = resume.map_or(0, |r| r.nulls);
+    let ran = match resume {
+        None => sc.operator_list(acc),
+        Some(r) => sc.resume(acc, r, &mut nulls),
+    };
+    match ran {
+        Ok(()) => {
+            sc.ws();
+            if sc.p == doc.len() && stop_at == usize::MAX {
+                Segment::Finished
+            } else {
+                Segment::GaveUp
+            }
+        }
+        Err(Bail) => {
+            let Some(open) = sc.open else {
+                return Segment::GaveUp;
+            };
+            // A part the unwinding did not fill in is the segment's own start's.
+            let group = match (open.group, resume) {
+                (Some((start, Some(Some(kind)), nulls)), _) => Some((start, kind, nulls)),
+                (Some(_), _) => None,
+                (None, Some(r)) => Some((r.group_start, r.kind, nulls)),
+                (None, None) => None,
+            };
+            let operator = match (open.operator, resume) {
+                (Some((start, Some(id))), _) => Some((start, id.to_owned())),
+                (Some(_), _) => None,
+                (None, Some(r)) => Some((r.operator_start, r.node_id.clone())),
+                (None, None) => None,
+            };
+            match (group, operator) {
+                (Some((group_start, kind, nulls)), Some((operator_start, node_id))) => {
+                    Segment::Stopped(Resume {
+                        group_start,
+                        kind,
+                        nulls,
+                        operator_start,
+                        node_id,
+                    })
+                }
+                _ => Segment::GaveUp,
+            }
+        }
+    }
+}
+
+impl Scanner<'_> {
+    /// The rest of the document from a subtask's start, the open group and operator
+    /// known (see [`scan_segment`]): the same steps as [`Scanner::group`],
+    /// [`Scanner::operator`] and [`Scanner::operator_list`] take after that point.
+    fn resume(&mut self, acc: &mut Acc, r: &Resume, nulls: &mut u64) -> Scan<()> {
+        // The open group's subtask list.
+        loop {
+            self.ws();
+            if self.p == self.stop_at {
+                self.open = Some(OpenParts::default());
+                return Err(Bail);
+            }
+            self.warm_ahead();
+            let (index, newest) = self.subtask(nulls)?;
+            if let Some(point) = newest {
+                acc.push_subtask(index, point);
+            }
+            if !self.more(b']')? {
+                break;
+            }
+        }
+        // The rest of the group: its name and subtasks were both seen.
+        while self.more(b'}')? {
+            match self.key()? {
+                b"name" | b"subtasks" => return Err(Bail),
+                _ => self.skip_value()?,
+            }
+        }
+        acc.end_group(r.group_start, Some(r.kind), *nulls);
+        // The rest of the operator's groups, then of the operator: its id and groups
+        // were both seen.
+        while self.more(b']')? {
+            self.group(acc)?;
+        }
+        while self.more(b'}')? {
+            match self.key()? {
+                b"node_id" | b"nodeId" | b"operatorId" | b"metric_groups" | b"metricGroups" => {
+                    return Err(Bail)
+                }
+                _ => self.skip_value()?,
+            }
+        }
+        acc.end_operator(r.operator_start, &r.node_id);
+        while self.more(b']')? {
+            self.operator(acc)?;
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
