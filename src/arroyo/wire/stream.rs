@@ -45,6 +45,9 @@ pub struct JobMetricsStream {
     buf: Vec<u8>,
     /// Where the next segment starts; everything before it is read and checked UTF-8.
     scanned: usize,
+    /// How far stops were looked for: each byte is searched once, also in a document
+    /// that has none.
+    searched: usize,
     state: State,
     acc: Acc,
     /// [`SEGMENT`], smaller in tests.
@@ -57,6 +60,7 @@ impl JobMetricsStream {
         JobMetricsStream {
             buf: Vec::with_capacity(capacity),
             scanned: 0,
+            searched: 0,
             state: State::Fresh,
             acc: Acc::default(),
             segment: SEGMENT,
@@ -97,9 +101,18 @@ impl JobMetricsStream {
         }
     }
 
+    /// Where the next search for a stop begins: after the last stop, and where the
+    /// previous search ended (less a stop's length, which may straddle it).
+    fn search_from(&self) -> usize {
+        let lo = (self.scanned + 1).max(self.searched.saturating_sub(STOP_TEXT.len()));
+        lo.max(self.buf.len().saturating_sub(STOP_SEARCH))
+    }
+
     /// Reads one segment: up to the newest subtask start that has arrived.
     fn advance(&mut self) {
-        let Some(stop) = last_subtask_start(&self.buf, self.scanned + 1) else {
+        let from = self.search_from();
+        self.searched = self.buf.len();
+        let Some(stop) = last_subtask_start(&self.buf, from) else {
             return;
         };
         let checked = self
@@ -169,12 +182,14 @@ pub fn decode_whole(doc: &[u8]) -> Result<model::JobMetrics, StreamError> {
     decode_job_metrics(doc).map_err(StreamError::Decode)
 }
 
-/// The newest `{"index":` at or after `from` that follows `[` or `,` (whitespace aside):
-/// where a subtask may start, looked for in the last [`STOP_SEARCH`] bytes.
-fn last_subtask_start(buf: &[u8], from: usize) -> Option<usize> {
-    let lo = from.max(buf.len().saturating_sub(STOP_SEARCH));
+/// How a subtask's text starts, as Arroyo writes it.
+const STOP_TEXT: &[u8] = b"{\"index\":";
+
+/// The newest `{"index":` at or after `lo` that follows `[` or `,` (whitespace aside):
+/// where a subtask may start.
+fn last_subtask_start(buf: &[u8], lo: usize) -> Option<usize> {
     let window = buf.get(lo..)?;
-    memchr::memmem::rfind_iter(window, b"{\"index\":")
+    memchr::memmem::rfind_iter(window, STOP_TEXT)
         .map(|at| lo + at)
         .find(|&at| {
             buf.get(..at)
@@ -340,6 +355,28 @@ mod tests {
         for segment in [1, 1000, 50_000] {
             assert_eq!(streamed(doc.as_bytes(), 512, segment).0, want);
         }
+    }
+
+    #[test]
+    fn a_document_without_stops_is_searched_once() {
+        // One huge subtask list with no `{"index":` text (keys in another order): no
+        // stop is ever found, and no byte is searched twice.
+        let doc = big(Release::Main, 6).replace("{\"index\":", "{ \"index\":");
+        let mut s = JobMetricsStream::with_segment(doc.len(), 1);
+        let mut searched = 0;
+        for chunk in doc.as_bytes().chunks(1000) {
+            s.buf.extend_from_slice(chunk);
+            searched += s.buf.len() - s.search_from();
+            s.buf.truncate(s.buf.len() - chunk.len());
+            s.push(chunk);
+        }
+        assert!(matches!(s.state, State::Fresh));
+        assert!(
+            searched <= doc.len() + doc.len() / 100,
+            "{searched} for {}",
+            doc.len()
+        );
+        assert_eq!(s.finish().0, decode_whole(doc.as_bytes()));
     }
 
     #[test]
