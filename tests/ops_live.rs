@@ -207,7 +207,9 @@ const CASES: &[Case] = &[
         tolerate: &[Tolerated {
             alert: "ArroyoExporterCollectorFailing",
             every_job: true,
-            why: "the collectors that need the controller's gRPC fail with it",
+            why: "the scrape that straddles the controller's death gets one job's metrics \
+                  and fails the other's, so job_metrics fails while arroyo_up still says 1 \
+                  (pending only, for: 15m; the next scrapes say arroyo_up 0)",
         }],
         labels: &[],
     },
@@ -233,14 +235,22 @@ impl Proc {
         Proc { name, child, log }
     }
 
-    /// Panics (with its log) when the process has exited.
-    fn check_alive(&mut self) {
-        if let Ok(Some(status)) = self.child.try_wait() {
-            panic!(
+    /// Why the process has exited (with its log), or `None` while it runs.
+    fn exited(&mut self) -> Option<String> {
+        match self.child.try_wait() {
+            Ok(Some(status)) => Some(format!(
                 "{} exited early ({status}):\n{}",
                 self.name,
                 log_tail(&self.log, 40)
-            );
+            )),
+            _ => None,
+        }
+    }
+
+    /// Panics (with its log) when the process has exited.
+    fn check_alive(&mut self) {
+        if let Some(why) = self.exited() {
+            panic!("{why}");
         }
     }
 }
@@ -259,9 +269,36 @@ fn log_tail(path: &Path, lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
+/// Loopback ports for this test's processes, each handed out once. `free_port` releases
+/// the port it finds and the kernel picks it at random, so two calls can name the same
+/// port before the first process has bound it: over the 41 ports of a run that happened
+/// in 5 % of runs (Linux, range 32768-60999), and the second process then exits with
+/// "Address already in use".
+#[derive(Default)]
+struct Ports(BTreeSet<u16>);
+
+impl Ports {
+    /// A free `127.0.0.1:PORT` not handed out before.
+    fn take(&mut self) -> String {
+        loop {
+            let port = free_port();
+            if self.0.insert(port) {
+                return format!("127.0.0.1:{port}");
+            }
+        }
+    }
+}
+
+/// How often a pair is started when its ports are taken by another process between
+/// `free_port` and the bind (other tests run on the same machine).
+const START_ATTEMPTS: u32 = 3;
+
 /// One simulated Arroyo and the exporter pointed at it.
 struct Pair {
     scenario: &'static str,
+    /// The simulator's seed and pipeline count, to start the pair again.
+    seed: u64,
+    pipelines: usize,
     /// The exporter's address: Prometheus's `instance` label.
     instance: String,
     api_url: String,
@@ -276,11 +313,13 @@ impl Pair {
         seed: u64,
         pipelines: usize,
         logs: &Path,
+        ports: &mut Ports,
+        attempt: u32,
     ) -> Pair {
-        let rpc = format!("127.0.0.1:{}", free_port());
-        let api = format!("127.0.0.1:{}", free_port());
-        let admin = format!("127.0.0.1:{}", free_port());
-        let web = format!("127.0.0.1:{}", free_port());
+        let rpc = ports.take();
+        let api = ports.take();
+        let admin = ports.take();
+        let web = ports.take();
         let sim = Proc::spawn(
             format!("arroyo-exporter-sim ({scenario})"),
             Command::new(sim_bin)
@@ -291,7 +330,7 @@ impl Pair {
                 .args(["--seed", &seed.to_string()])
                 .env("RUST_LOG", "info")
                 .env("NO_COLOR", "1"),
-            logs.join(format!("sim-{scenario}.log")),
+            logs.join(format!("sim-{scenario}-{attempt}.log")),
         );
         let exporter = Proc::spawn(
             format!("arroyo-exporter ({scenario})"),
@@ -301,10 +340,12 @@ impl Pair {
                 .arg(format!("--api.endpoint=http://{api}"))
                 .arg(format!("--admin.endpoint=http://{admin}"))
                 .env("NO_COLOR", "1"),
-            logs.join(format!("exporter-{scenario}.log")),
+            logs.join(format!("exporter-{scenario}-{attempt}.log")),
         );
         Pair {
             scenario,
+            seed,
+            pipelines,
             instance: web,
             api_url: format!("http://{api}"),
             sim,
@@ -312,12 +353,14 @@ impl Pair {
         }
     }
 
-    /// Waits until the simulator answers and the exporter reports `arroyo_up 1`.
-    fn wait_ready(&mut self, timeout: Duration) {
+    /// Waits until the simulator answers and the exporter reports `arroyo_up 1`; why
+    /// not when one of the two exits first.
+    fn wait_ready(&mut self, timeout: Duration) -> Result<(), String> {
         let started = Instant::now();
         loop {
-            self.sim.check_alive();
-            self.exporter.check_alive();
+            if let Some(why) = self.sim.exited().or_else(|| self.exporter.exited()) {
+                return Err(why);
+            }
             let sim_ok = matches!(
                 ureq_get(&format!("{}/sim/scenario", self.api_url)),
                 Ok((200, _))
@@ -328,7 +371,7 @@ impl Pair {
                     Ok((200, body)) if body.lines().any(|l| l.trim() == "arroyo_up 1")
                 );
             if exporter_ok {
-                return;
+                return Ok(());
             }
             if started.elapsed() > timeout {
                 panic!(
@@ -560,7 +603,16 @@ fn dashboards_and_rules_against_live_binaries() {
 
     // The steady pair has four pipelines (every graph of the demo world); the others two
     // (their scenario acts on the first job only).
-    let mut pairs = vec![Pair::start(&sim_bin, STEADY, 1, 4, logs.path())];
+    let mut ports = Ports::default();
+    let mut pairs = vec![Pair::start(
+        &sim_bin,
+        STEADY,
+        1,
+        4,
+        logs.path(),
+        &mut ports,
+        1,
+    )];
     for (i, case) in CASES.iter().enumerate() {
         pairs.push(Pair::start(
             &sim_bin,
@@ -568,10 +620,35 @@ fn dashboards_and_rules_against_live_binaries() {
             2 + i as u64,
             2,
             logs.path(),
+            &mut ports,
+            1,
         ));
     }
     for p in &mut pairs {
-        p.wait_ready(Duration::from_secs(60));
+        let mut attempt = 1;
+        while let Err(why) = p.wait_ready(Duration::from_secs(60)) {
+            // A port clash with a process outside this test is no fault of the binaries:
+            // start the pair again on other ports. Any other exit fails the test.
+            assert!(
+                why.contains("Address already in use") && attempt < START_ATTEMPTS,
+                "pair {} (attempt {attempt} of {START_ATTEMPTS}): {why}",
+                p.scenario
+            );
+            attempt += 1;
+            eprintln!(
+                "ops_live: pair {} lost a port to another process, starting it again",
+                p.scenario
+            );
+            *p = Pair::start(
+                &sim_bin,
+                p.scenario,
+                p.seed,
+                p.pipelines,
+                logs.path(),
+                &mut ports,
+                attempt,
+            );
+        }
     }
     let targets: String = pairs
         .iter()

@@ -95,6 +95,12 @@ local u = import '../lib/utils.libsonnet';
           // (arroyo_up == 0): the REST API may still list the jobs as Running, but their
           // metrics are missing because the controller is unreachable, which
           // ArroyoControllerUnreachable reports once, not once per job.
+          // +Inf ("the controller has none") only for a job whose fetch succeeded: when
+          // the call for a job failed (arroyo_exporter_job_scrape_success 0) the exporter
+          // knows nothing about its newest point, and ArroyoExporterCollectorFailing
+          // reports the failing calls. arroyo_up alone does not cover that: a scrape that
+          // straddles the controller's death gets one job's metrics and fails the
+          // other's, so it says arroyo_up 1 with a job lacking its timestamp.
           u.alertRule(
             c,
             'ArroyoMetricsStale',
@@ -102,7 +108,11 @@ local u = import '../lib/utils.libsonnet';
               (
                 (time() - arroyo_job_metrics_last_sample_timestamp_seconds{%(m)s})
                 or on (%(job)s)
-                (max without (arroyo_job_state) (arroyo_job_state{%(running)s}) * +Inf)
+                (
+                  max without (arroyo_job_state) (arroyo_job_state{%(running)s}) * +Inf
+                  unless on (%(job)s)
+                  (arroyo_exporter_job_scrape_success{%(m)s} == 0)
+                )
               ) > %(age)s
               and on (%(job)s)
               (arroyo_job_state{%(running)s} == 1)
