@@ -50,7 +50,15 @@ pub struct RpcClient {
     /// `controller.endpoint` as logs may show it.
     endpoint: String,
     max_message_size: usize,
+    /// Buffers of earlier answers, kept for the next ones (at most [`KEPT_BUFFERS`]).
+    buffers: parking_lot::Mutex<Vec<Vec<u8>>>,
 }
+
+/// How many answer buffers are kept between calls. Writing a fresh buffer of tens of MB
+/// faults in every page of it (about a fifth of a large scrape's CPU, BENCHMARKS.md);
+/// a kept one is already mapped. The price: the largest answers' memory stays resident
+/// between scrapes, which the memory limit must allow for anyway (it is the peak).
+const KEPT_BUFFERS: usize = 2;
 
 /// HTTP/2 stream flow-control window: how much of one answer the controller may send
 /// before it hears back from us. `JobMetrics` answers are large (~37 KB per subtask,
@@ -112,6 +120,7 @@ impl RpcClient {
             timeout: cfg.timeout,
             endpoint: crate::arroyo::hint::redact_url(&cfg.endpoint),
             max_message_size: cfg.max_message_size,
+            buffers: parking_lot::Mutex::new(Vec::new()),
         })
     }
 
@@ -251,7 +260,8 @@ impl RpcClient {
                 .get("grpc-encoding")
                 .map(http::HeaderValue::as_bytes),
         )?;
-        let mut reader = wire::UnaryBody::new(encoding, self.max_message_size);
+        let spare = self.buffers.lock().pop().unwrap_or_default();
+        let mut reader = wire::UnaryBody::in_buffer(encoding, self.max_message_size, spare);
         let mut trailers = None;
         while let Some(frame) = body.frame().await {
             match frame?.into_data() {
@@ -282,11 +292,19 @@ impl RpcClient {
         } else {
             reader.finish()
         };
-        // Unmapping a buffer of tens of MB takes milliseconds: off the critical path.
-        if buffer.capacity() > DECODE_IN_PLACE {
+        self.keep(buffer);
+        Ok(RpcAnswer::Metrics(answer?))
+    }
+
+    /// Keeps an answer's buffer for a later call, or frees it.
+    fn keep(&self, buffer: Vec<u8>) {
+        let mut kept = self.buffers.lock();
+        if kept.len() < KEPT_BUFFERS {
+            kept.push(buffer);
+        } else if buffer.capacity() > DECODE_IN_PLACE {
+            // Unmapping a buffer of tens of MB takes milliseconds: off the critical path.
             tokio::task::spawn_blocking(move || drop(buffer));
         }
-        Ok(RpcAnswer::Metrics(answer?))
     }
 }
 
@@ -433,6 +451,16 @@ mod tests {
             message.len()
         );
         assert_eq!(&framed[5..], &message[..]);
+    }
+
+    #[tokio::test]
+    async fn at_most_two_answer_buffers_are_kept() {
+        let client = RpcClient::new(&crate::config::Config::default().controller).unwrap();
+        for n in 1..=4 {
+            client.keep(Vec::with_capacity(n * 1000));
+        }
+        let kept: Vec<usize> = client.buffers.lock().iter().map(Vec::capacity).collect();
+        assert_eq!(kept, [1000, 2000]);
     }
 
     #[test]

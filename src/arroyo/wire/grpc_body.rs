@@ -109,14 +109,17 @@ struct Field {
     state: FieldState,
     max: usize,
     written: usize,
+    /// The buffer the document goes into, until it starts.
+    spare: Vec<u8>,
 }
 
 impl Field {
-    fn new(max: usize) -> Field {
+    fn new(max: usize, spare: Vec<u8>) -> Field {
         Field {
             state: FieldState::Head(Vec::with_capacity(11)),
             max,
             written: 0,
+            spare,
         }
     }
 
@@ -144,7 +147,10 @@ impl Field {
                                 return Err(OverLimit(self.max));
                             }
                             self.state = FieldState::Doc {
-                                stream: JobMetricsStream::with_capacity(len),
+                                stream: JobMetricsStream::in_buffer(
+                                    std::mem::take(&mut self.spare),
+                                    len,
+                                ),
                                 left: len,
                             };
                         }
@@ -189,13 +195,13 @@ impl Field {
         match self.state {
             // An empty message: the field has its default, the empty string.
             FieldState::Head(head) if head.is_empty() => {
-                (decode_whole(b"").map_err(BodyError::from), head)
+                (decode_whole(b"").map_err(BodyError::from), self.spare)
             }
-            FieldState::Head(head) => (
+            FieldState::Head(_) => (
                 Err(BodyError::Malformed(
                     "the message ends inside a field's header".into(),
                 )),
-                head,
+                self.spare,
             ),
             FieldState::Doc { left, stream } if left > 0 => (
                 Err(BodyError::Malformed(format!(
@@ -294,6 +300,8 @@ pub struct UnaryBody {
     have: usize,
     /// Bytes of the message still to come.
     left: usize,
+    /// The buffer for the document, until the message starts.
+    spare: Vec<u8>,
     sink: Option<Sink>,
 }
 
@@ -301,12 +309,19 @@ impl UnaryBody {
     /// A body sent with `encoding`, whose message (compressed, and decompressed) may be
     /// at most `max` bytes.
     pub fn new(encoding: Encoding, max: usize) -> UnaryBody {
+        UnaryBody::in_buffer(encoding, max, Vec::new())
+    }
+
+    /// The same, the document read into `buffer` (one a previous answer gave back from
+    /// [`UnaryBody::finish`]): a large answer's pages are then faulted in only once.
+    pub fn in_buffer(encoding: Encoding, max: usize, buffer: Vec<u8>) -> UnaryBody {
         UnaryBody {
             encoding,
             max,
             prefix: [0; 5],
             have: 0,
             left: 0,
+            spare: buffer,
             sink: None,
         }
     }
@@ -348,7 +363,7 @@ impl UnaryBody {
                 self.max
             )));
         }
-        let field = Field::new(self.max);
+        let field = Field::new(self.max, std::mem::take(&mut self.spare));
         let sink = match (flag, self.encoding) {
             (0, _) => Sink::Plain(field),
             (1, Encoding::Gzip) => Sink::Gzip(Box::new(flate2::write::GzDecoder::new(field))),
@@ -413,13 +428,13 @@ impl UnaryBody {
                 Err(BodyError::Malformed(
                     "the answer ends inside its message".into(),
                 )),
-                Vec::new(),
+                std::mem::take(&mut self.spare),
             );
         }
         let Some(sink) = self.sink.take() else {
             return (
                 Err(BodyError::Malformed("the answer holds no message".into())),
-                Vec::new(),
+                std::mem::take(&mut self.spare),
             );
         };
         let field = match sink {
@@ -627,6 +642,24 @@ mod tests {
             }
         }
         assert!(Encoding::from_header(Some(b"br")).is_err());
+    }
+
+    #[test]
+    fn a_buffer_given_back_is_written_again_in_place() {
+        let doc = fixture("arroyo-main-addb390/job_metrics_rpc_full_window.json");
+        let want = decode_whole(&doc).map_err(BodyError::from);
+        let mut buffer = Vec::with_capacity(doc.len() + 100);
+        for encoding in [Encoding::Identity, Encoding::Zstd, Encoding::Identity] {
+            let at = buffer.as_ptr();
+            let mut b = UnaryBody::in_buffer(encoding, MAX, buffer);
+            for chunk in framed(&doc, encoding).chunks(16 * 1024) {
+                b.push(chunk).unwrap();
+            }
+            let (got, back) = b.finish();
+            assert_eq!(got, want, "{encoding:?}");
+            assert_eq!(back.as_ptr(), at, "{encoding:?}: the document went elsewhere");
+            buffer = back;
+        }
     }
 
     #[test]

@@ -57,8 +57,16 @@ pub struct JobMetricsStream {
 impl JobMetricsStream {
     /// A stream for a document of about `capacity` bytes (its buffer is reserved once).
     pub fn with_capacity(capacity: usize) -> JobMetricsStream {
+        JobMetricsStream::in_buffer(Vec::new(), capacity)
+    }
+
+    /// A stream whose bytes go into `buffer` (emptied first; its pages, once written,
+    /// need no faulting in again), grown to `capacity` at once.
+    pub fn in_buffer(mut buffer: Vec<u8>, capacity: usize) -> JobMetricsStream {
+        buffer.clear();
+        buffer.reserve(capacity);
         JobMetricsStream {
-            buf: Vec::with_capacity(capacity),
+            buf: buffer,
             scanned: 0,
             searched: 0,
             state: State::Fresh,
