@@ -22,13 +22,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use arroyo_exporter::arroyo::wire::decode_job_metrics;
+use arroyo_exporter::arroyo::wire::{decode_job_metrics, Encoding, UnaryBody};
 use arroyo_exporter::exposition::{self, Format};
 use arroyo_exporter::model::{
     Job, JobMetrics, JobSnapshot, MetricsOutcome, Operator, Pipeline, Snapshot,
 };
 use arroyo_sim::{generate_metrics_document, DocSpec, Release};
-use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
+use criterion::{BatchSize, BenchmarkId, Criterion, SamplingMode, Throughput};
 
 /// Newest sample of the generated documents (µs since the epoch).
 const END: u64 = 1_795_608_672_537_756;
@@ -261,11 +261,20 @@ fn print_summary(cases: &[Case]) {
         println!("\n## parts, 1,000 subtasks\n");
         println!("| part | exporter | baseline | exporter / baseline |");
         println!("|---|---:|---:|---:|");
-        for part in ["decode", "render"] {
-            let ours = median_ns(BREAKDOWN, &format!("{part}/exporter"));
-            let theirs = median_ns(BREAKDOWN, &format!("{part}/baseline"));
+        for (part, id) in [
+            ("decode", "exporter"),
+            ("decode, streamed in 16 KiB frames", "streamed"),
+            ("decode, after the last frame", "after-last-frame"),
+            ("render", "exporter"),
+        ] {
+            let part_id = part.split(',').next().unwrap_or(part);
+            let ours = median_ns(BREAKDOWN, &format!("{part_id}/{id}"));
+            let theirs = match id {
+                "exporter" => median_ns(BREAKDOWN, &format!("{part_id}/baseline")),
+                _ => None,
+            };
             let show = |ns: Option<f64>| match ns {
-                Some(ns) if part == "decode" => {
+                Some(ns) if part_id == "decode" => {
                     format!("{:.2} ms ({:.0} MB/s)", ns / 1e6, mb * 1e9 / ns)
                 }
                 Some(ns) => format!("{:.2} ms", ns / 1e6),
@@ -278,6 +287,16 @@ fn print_summary(cases: &[Case]) {
             println!("| {part} | {} | {} | {ratio} |", show(ours), show(theirs));
         }
     }
+}
+
+/// `JobMetricsResp { metrics: doc }` in an uncompressed gRPC message frame.
+fn grpc_body(doc: &[u8]) -> Vec<u8> {
+    let mut message = Vec::new();
+    prost::encoding::bytes::encode(1, &doc.to_vec(), &mut message);
+    let mut body = vec![0];
+    body.extend_from_slice(&u32::try_from(message.len()).expect("size").to_be_bytes());
+    body.extend_from_slice(&message);
+    body
 }
 
 fn main() {
@@ -339,6 +358,43 @@ fn main() {
         });
         group.bench_function(BenchmarkId::new("decode", "baseline"), |b| {
             b.iter(|| baseline::decode(std::hint::black_box(doc)).map(|m| m.samples.len()))
+        });
+        // As the exporter reads an answer: the gRPC body in 16 KiB DATA frames through
+        // `UnaryBody`, into a buffer kept from the previous answer. All of it, then only
+        // what is left after the last frame arrives (the part a scrape waits for).
+        let body = grpc_body(doc);
+        let frames: Vec<&[u8]> = body.chunks(16 * 1024).collect();
+        let (last, before) = frames.split_last().expect("frames");
+        let kept = std::cell::Cell::new(Vec::new());
+        group.bench_function(BenchmarkId::new("decode", "streamed"), |b| {
+            b.iter(|| {
+                let mut reader = UnaryBody::in_buffer(Encoding::Identity, usize::MAX, kept.take());
+                for frame in &frames {
+                    reader.push(std::hint::black_box(frame)).expect("frame");
+                }
+                let (answer, buffer) = reader.finish();
+                kept.set(buffer);
+                answer.map(|m| m.samples.len())
+            })
+        });
+        group.bench_function(BenchmarkId::new("decode", "after-last-frame"), |b| {
+            b.iter_batched(
+                || {
+                    let mut reader =
+                        UnaryBody::in_buffer(Encoding::Identity, usize::MAX, kept.take());
+                    for frame in before {
+                        reader.push(frame).expect("frame");
+                    }
+                    reader
+                },
+                |mut reader| {
+                    reader.push(std::hint::black_box(last)).expect("frame");
+                    let (answer, buffer) = reader.finish();
+                    kept.set(buffer);
+                    answer.map(|m| m.samples.len())
+                },
+                BatchSize::PerIteration,
+            )
         });
         let snap = snapshot(decode_job_metrics(doc).expect("decodes"), &c.pipeline);
         group.bench_function(BenchmarkId::new("render", "exporter"), |b| {

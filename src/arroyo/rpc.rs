@@ -50,15 +50,9 @@ pub struct RpcClient {
     /// `controller.endpoint` as logs may show it.
     endpoint: String,
     max_message_size: usize,
-    /// Buffers of earlier answers, kept for the next ones (at most [`KEPT_BUFFERS`]).
-    buffers: parking_lot::Mutex<Vec<Vec<u8>>>,
+    /// The largest buffer of an earlier answer, kept for the next call ([`RpcClient::keep`]).
+    kept: parking_lot::Mutex<Vec<u8>>,
 }
-
-/// How many answer buffers are kept between calls. Writing a fresh buffer of tens of MB
-/// faults in every page of it (about a fifth of a large scrape's CPU, BENCHMARKS.md);
-/// a kept one is already mapped. The price: the largest answers' memory stays resident
-/// between scrapes, which the memory limit must allow for anyway (it is the peak).
-const KEPT_BUFFERS: usize = 2;
 
 /// HTTP/2 stream flow-control window: how much of one answer the controller may send
 /// before it hears back from us. `JobMetrics` answers are large (~37 KB per subtask,
@@ -120,7 +114,7 @@ impl RpcClient {
             timeout: cfg.timeout,
             endpoint: crate::arroyo::hint::redact_url(&cfg.endpoint),
             max_message_size: cfg.max_message_size,
-            buffers: parking_lot::Mutex::new(Vec::new()),
+            kept: parking_lot::Mutex::new(Vec::new()),
         })
     }
 
@@ -260,7 +254,7 @@ impl RpcClient {
                 .get("grpc-encoding")
                 .map(http::HeaderValue::as_bytes),
         )?;
-        let spare = self.buffers.lock().pop().unwrap_or_default();
+        let spare = std::mem::take(&mut *self.kept.lock());
         let mut reader = wire::UnaryBody::in_buffer(encoding, self.max_message_size, spare);
         let mut trailers = None;
         while let Some(frame) = body.frame().await {
@@ -296,14 +290,26 @@ impl RpcClient {
         Ok(RpcAnswer::Metrics(answer?))
     }
 
-    /// Keeps an answer's buffer for a later call, or frees it.
+    /// Keeps an answer's buffer for the next call when it is the largest one at hand,
+    /// and frees the other.
+    ///
+    /// Writing a fresh buffer of tens of MB faults in every page of it (about a third of
+    /// a large answer's CPU, BENCHMARKS.md); a kept one is already mapped. One buffer,
+    /// the largest: the idle exporter then holds about one answer of its largest job,
+    /// which the memory request counts anyway (deploy/README.md). Calls made at the same
+    /// time take fresh buffers.
     fn keep(&self, buffer: Vec<u8>) {
-        let mut kept = self.buffers.lock();
-        if kept.len() < KEPT_BUFFERS {
-            kept.push(buffer);
-        } else if buffer.capacity() > DECODE_IN_PLACE {
+        let spare = {
+            let mut kept = self.kept.lock();
+            if buffer.capacity() > kept.capacity() {
+                std::mem::replace(&mut *kept, buffer)
+            } else {
+                buffer
+            }
+        };
+        if spare.capacity() > DECODE_IN_PLACE {
             // Unmapping a buffer of tens of MB takes milliseconds: off the critical path.
-            tokio::task::spawn_blocking(move || drop(buffer));
+            tokio::task::spawn_blocking(move || drop(spare));
         }
     }
 }
@@ -454,13 +460,12 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn at_most_two_answer_buffers_are_kept() {
+    async fn the_largest_answer_buffer_is_kept() {
         let client = RpcClient::new(&crate::config::Config::default().controller).unwrap();
-        for n in 1..=4 {
+        for n in [3, 1, 4, 2] {
             client.keep(Vec::with_capacity(n * 1000));
         }
-        let kept: Vec<usize> = client.buffers.lock().iter().map(Vec::capacity).collect();
-        assert_eq!(kept, [1000, 2000]);
+        assert_eq!(client.kept.lock().capacity(), 4000);
     }
 
     #[test]

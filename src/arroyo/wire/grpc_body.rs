@@ -657,7 +657,11 @@ mod tests {
             }
             let (got, back) = b.finish();
             assert_eq!(got, want, "{encoding:?}");
-            assert_eq!(back.as_ptr(), at, "{encoding:?}: the document went elsewhere");
+            assert_eq!(
+                back.as_ptr(),
+                at,
+                "{encoding:?}: the document went elsewhere"
+            );
             buffer = back;
         }
     }
