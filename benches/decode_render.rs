@@ -274,7 +274,7 @@ fn print_summary(cases: &[Case]) {
                 _ => None,
             };
             let show = |ns: Option<f64>| match ns {
-                Some(ns) if part_id == "decode" => {
+                Some(ns) if part_id == "decode" && id != "after-last-frame" => {
                     format!("{:.2} ms ({:.0} MB/s)", ns / 1e6, mb * 1e9 / ns)
                 }
                 Some(ns) => format!("{:.2} ms", ns / 1e6),
