@@ -530,6 +530,12 @@ impl<'a> Scanner<'a> {
         if self.eat(b']') {
             return Ok(());
         }
+        self.subtasks(acc, nulls)
+    }
+
+    /// The subtasks of a list from one's start to the list's `]`; a split or segmented
+    /// scan stops at `stop_at` when a subtask starts there.
+    fn subtasks(&mut self, acc: &mut Acc, nulls: &mut u64) -> Scan<()> {
         loop {
             self.ws();
             if self.p == self.stop_at {
@@ -940,21 +946,7 @@ impl Scanner<'_> {
     /// [`Scanner::operator`] and [`Scanner::operator_list`] take after that point.
     fn resume(&mut self, acc: &mut Acc, r: &Resume, nulls: &mut u64) -> Scan<()> {
         // The open group's subtask list.
-        loop {
-            self.ws();
-            if self.p == self.stop_at {
-                self.open = Some(OpenParts::default());
-                return Err(Bail);
-            }
-            self.warm_ahead();
-            let (index, newest) = self.subtask(nulls)?;
-            if let Some(point) = newest {
-                acc.push_subtask(index, point);
-            }
-            if !self.more(b']')? {
-                break;
-            }
-        }
+        self.subtasks(acc, nulls)?;
         // The rest of the group: its name and subtasks were both seen.
         while self.more(b'}')? {
             match self.key()? {

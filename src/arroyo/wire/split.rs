@@ -196,17 +196,7 @@ mod tests {
         let mut joined = 0;
         for round in 0..3_000 {
             let mut doc = generated_doc(&mut rng).into_bytes();
-            if round % 2 == 1 && !doc.is_empty() {
-                let at = rng.below(doc.len() as u64) as usize;
-                let byte = BYTES[rng.below(BYTES.len() as u64) as usize];
-                match rng.below(3) {
-                    0 => doc[at] = byte,
-                    1 => doc.insert(at, byte),
-                    _ => {
-                        doc.remove(at);
-                    }
-                }
-            }
+            mutate_odd_rounds(&mut rng, round, &mut doc, BYTES);
             let single = fast_job_metrics(&doc);
             if let Some(s) = &single {
                 assert_eq!(serde_job_metrics(&doc).as_ref(), Ok(s));

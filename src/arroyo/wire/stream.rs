@@ -298,17 +298,7 @@ mod tests {
         let mut followed = 0;
         for round in 0..3_000 {
             let mut doc = generated_doc(&mut rng).into_bytes();
-            if round % 2 == 1 && !doc.is_empty() {
-                let at = rng.below(doc.len() as u64) as usize;
-                let byte = BYTES[rng.below(BYTES.len() as u64) as usize];
-                match rng.below(3) {
-                    0 => doc[at] = byte,
-                    1 => doc.insert(at, byte),
-                    _ => {
-                        doc.remove(at);
-                    }
-                }
-            }
+            mutate_odd_rounds(&mut rng, round, &mut doc, BYTES);
             let want = decode_whole(&doc);
             let piece = 1 + rng.below(64) as usize;
             let (got, stops) = streamed(&doc, piece, 1);

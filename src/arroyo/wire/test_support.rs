@@ -202,6 +202,23 @@ impl Rng {
     }
 }
 
+/// Every other round, one byte of `doc` replaced by, inserted before, or removed: one
+/// of `bytes` at a random place.
+pub(crate) fn mutate_odd_rounds(rng: &mut Rng, round: usize, doc: &mut Vec<u8>, bytes: &[u8]) {
+    if round % 2 == 0 || doc.is_empty() || bytes.is_empty() {
+        return;
+    }
+    let at = rng.below(doc.len() as u64) as usize;
+    let byte = bytes[rng.below(bytes.len() as u64) as usize];
+    match rng.below(3) {
+        0 => doc[at] = byte,
+        1 => doc.insert(at, byte),
+        _ => {
+            doc.remove(at);
+        }
+    }
+}
+
 pub(crate) fn object(rng: &mut Rng, mut entries: Vec<String>) -> String {
     if rng.below(4) == 0 {
         entries.push(r#""extra":{"a":[1,"two",null,{"b":false}]}"#.to_string());
