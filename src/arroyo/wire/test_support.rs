@@ -205,7 +205,7 @@ impl Rng {
 /// Every other round, one byte of `doc` replaced by, inserted before, or removed: one
 /// of `bytes` at a random place.
 pub(crate) fn mutate_odd_rounds(rng: &mut Rng, round: usize, doc: &mut Vec<u8>, bytes: &[u8]) {
-    if round % 2 == 0 || doc.is_empty() || bytes.is_empty() {
+    if round.is_multiple_of(2) || doc.is_empty() || bytes.is_empty() {
         return;
     }
     let at = rng.below(doc.len() as u64) as usize;
