@@ -46,10 +46,13 @@ local u = import '../lib/utils.libsonnet';
             |||
               arroyo-exporter at {{ $labels.instance }} has not received an answer from
               Arroyo's controller for %s: no pipeline metrics are being collected.
-              {{- with printf "arroyo_exporter_collector_success{instance=%%q, collector=\"discovery\"} == 0" $labels.instance | query }}
+              {{- with %s | query }}
               The REST API does not answer either: job states are unknown too, and the
               job-state alerts cannot fire.{{ end }}
-            ||| % w('ArroyoControllerUnreachable'),
+            ||| % [
+              w('ArroyoControllerUnreachable'),
+              u.lookup(c, 'arroyo_exporter_collector_success', fixed='collector=\\"discovery\\"', suffix=' == 0'),
+            ],
           ),
           // The REST API gives the exporter the job list. Without it the exporter
           // exports no job series at all, so the job-state, throughput and checkpoint

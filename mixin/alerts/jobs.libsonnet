@@ -25,8 +25,8 @@ local u = import '../lib/utils.libsonnet';
             |||
               Job {{ $labels.job_id }} of pipeline {{ $labels.pipeline_name }} is meant to be
               running but has not been in state Running for %s (current state:
-              {{ with printf "arroyo_job_state{job_id=%%q} == 1" $labels.job_id | query }}{{ (index . 0).Labels.arroyo_job_state }}{{ else }}unknown{{ end }}).
-            ||| % w('ArroyoJobNotRunning'),
+              {{ with %s | query }}{{ (index . 0).Labels.arroyo_job_state }}{{ else }}unknown{{ end }}).
+            ||| % [w('ArroyoJobNotRunning'), u.lookup(c, 'arroyo_job_state', ['job_id'], suffix=' == 1')],
           ),
           u.alertRule(
             c,
@@ -35,10 +35,10 @@ local u = import '../lib/utils.libsonnet';
             'Arroyo pipeline {{ $labels.pipeline_name }} has failed',
             |||
               Job {{ $labels.job_id }} of pipeline {{ $labels.pipeline_name }} is in state Failed
-              {{- with printf "arroyo_job_failure_info{job_id=%q}" $labels.job_id | query }} (failure
+              {{- with %s | query }} (failure
               domain: {{ (index . 0).Labels.domain }}){{ end }}. It processes nothing until
               it is fixed and restarted.
-            |||,
+            ||| % u.lookup(c, 'arroyo_job_failure_info', ['job_id']),
           ),
           u.alertRule(
             c,

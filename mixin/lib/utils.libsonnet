@@ -17,6 +17,25 @@
 
   runbookURL(c, alert):: c.runbookURLPattern % std.asciiLower(alert),
 
+  // The printf pipeline of an annotation's `query` lookup of another series of the
+  // alerting series' own cluster and scrape target: the cluster label and the target
+  // labels, then `names`, each take the alert's value. One exporter can serve several
+  // clusters that share job ids, so a lookup by job id alone may read a neighbour's
+  // series. An alert without the cluster label looks up "" there, which PromQL matches
+  // to series without the label: a single cluster keeps working. `fixed`: more matchers,
+  // escaped for the template's string; `suffix`: what follows the selector.
+  // lookup(c, 'arroyo_job_state', ['job_id'], suffix=' == 1') ->
+  // 'printf "arroyo_job_state{cluster=%q, instance=%q, job=%q, job_id=%q} == 1"
+  //   $labels.cluster $labels.instance $labels.job $labels.job_id'
+  lookup(c, metric, names=[], fixed='', suffix='')::
+    local all = nonEmpty([c.clusterLabel] + c.targetLabels) + names;
+    'printf "%s{%s}%s" %s' % [
+      metric,
+      std.join(', ', ['%s=%%q' % n for n in all] + nonEmpty([fixed])),
+      suffix,
+      std.join(' ', ['$labels.' + n for n in all]),
+    ],
+
   // '15m' -> '15 minutes', '1h' -> '1 hour', '30s' -> '30 seconds'.
   words(d)::
     local units = { s: 'second', m: 'minute', h: 'hour', d: 'day', w: 'week' };
