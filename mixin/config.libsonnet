@@ -17,13 +17,15 @@
     exporterSelector: 'job="arroyo-exporter"',
 
     // The label that tells clusters apart when one Prometheus (or Thanos, Mimir…) holds
-    // several. Rules keep it in every aggregation and join; dashboards get a `cluster`
-    // variable from it. Series without the label work as one unnamed cluster. Set to ''
-    // to leave it out entirely.
+    // several. Rules keep it in every aggregation and join, and the lookups in alert
+    // descriptions select the alert's own value; dashboards get a `cluster` variable
+    // from it. Series without the label work as one unnamed cluster. Set to '' to leave
+    // it out entirely.
     clusterLabel: 'cluster',
 
     // Labels that identify one scrape target: joins between an exporter's own series
-    // (e.g. "this exporter cannot reach the controller") match on them.
+    // (e.g. "this exporter cannot reach the controller") match on them, and the lookups
+    // in alert descriptions select the alert's own values.
     targetLabels: ['instance', 'job'],
 
     // Where each alert's runbook_url points; %s is the alert name in lower case (the
