@@ -714,7 +714,9 @@ fn compare_bin() -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
-fn bench_target(name: &str, value: f64, limit: f64) {
+/// Prints a `bench-target: <name> <value> <limit> met|NOT met` line (met when value <=
+/// limit), which the test command's summary reads.
+pub fn bench_target(name: &str, value: f64, limit: f64) {
     let met = if value <= limit { "met" } else { "NOT met" };
     println!("bench-target: {name} {value:.3} {limit:.3} {met}");
 }

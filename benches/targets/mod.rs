@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use arroyo_sim::{FakeArroyo, Release, SimJob, SimNode, SimPipeline};
 
+use super::interop::bench_target;
 use super::{cpu_seconds, mb, memory, now_micros, percentiles, verdict, RealExporter, Settings};
 
 /// Set in the environment of the child that serves the clusters: `<clusters>x<jobs>`.
@@ -314,7 +315,11 @@ pub async fn run(s: &Settings, client: &reqwest::Client) {
     // RSS moves by about a megabyte from one reading to the next (allocator arenas):
     // growth is the trend of the readings, a least-squares slope.
     let growth = slope_per_1000(&many.trace, (probes / 10).max(1));
-    let fds_bound = one.fds + (targets - 1) * (CONCURRENCY + 3);
+    // Per extra target: its controller connection, its admin port's, and its API
+    // connections: after discovery the checkpoints and job-error collectors run side by
+    // side, each with up to `scrape.concurrency` calls in flight, and the pool keeps those
+    // connections; two more for connections being replaced.
+    let fds_bound = one.fds + (targets - 1) * (2 + 2 * CONCURRENCY + 2);
     println!(
         "\n## many clusters behind one exporter: {targets} targets x {jobs} jobs ({} subtasks each), {} mode\n",
         jobs * 4,
@@ -407,7 +412,7 @@ pub async fn run(s: &Settings, client: &reqwest::Client) {
         ),
         (
             format!(
-                "connections bounded: open fds <= single-target + {} more targets x (controller + concurrency {CONCURRENCY} + 2 API)",
+                "connections bounded: open fds <= single-target + {} more targets x (controller + admin + 2 x concurrency {CONCURRENCY} API + 2)",
                 targets - 1
             ),
             format!("{} <= {fds_bound}", many.fds),
@@ -440,4 +445,12 @@ pub async fn run(s: &Settings, client: &reqwest::Client) {
     for (what, measured, met) in &checks {
         println!("| {what} | {measured} | {} |", verdict(*met));
     }
+    // The same verdicts as `bench-target:` lines, which the test command's summary lists.
+    bench_target("targets-rss-growth-mb-per-1000-probes", growth / 1e6, 1.0);
+    bench_target(
+        "targets-cpu-per-probe-vs-one-target",
+        many.cpu_per_probe / one.cpu_per_probe.max(1e-9),
+        1.5,
+    );
+    bench_target("targets-open-fds", many.fds as f64, fds_bound as f64);
 }

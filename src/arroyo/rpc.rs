@@ -290,15 +290,19 @@ impl RpcClient {
         Ok(RpcAnswer::Metrics(answer?))
     }
 
-    /// Keeps an answer's buffer for the next call when it is the largest one at hand,
-    /// and frees the other.
+    /// Keeps an answer's buffer for the next call when it is large and the largest one
+    /// at hand, and frees the other.
     ///
     /// Writing a fresh buffer of tens of MB faults in every page of it (about a third of
     /// a large answer's CPU, BENCHMARKS.md); a kept one is already mapped. One buffer,
     /// the largest: the idle exporter then holds about one answer of its largest job,
-    /// which the memory request counts anyway (deploy/README.md). Calls made at the same
-    /// time take fresh buffers.
+    /// which the memory request counts anyway (deploy/README.md). Buffers under
+    /// [`DECODE_IN_PLACE`] are not kept: their few pages cost little, and many targets'
+    /// small buffers would only add up. Calls made at the same time take fresh buffers.
     fn keep(&self, buffer: Vec<u8>) {
+        if buffer.capacity() < DECODE_IN_PLACE {
+            return;
+        }
         let spare = {
             let mut kept = self.kept.lock();
             if buffer.capacity() > kept.capacity() {
@@ -460,12 +464,14 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_largest_answer_buffer_is_kept() {
+    async fn the_largest_large_answer_buffer_is_kept() {
         let client = RpcClient::new(&crate::config::Config::default().controller).unwrap();
+        client.keep(Vec::with_capacity(1000));
+        assert_eq!(client.kept.lock().capacity(), 0, "a small buffer was kept");
         for n in [3, 1, 4, 2] {
-            client.keep(Vec::with_capacity(n * 1000));
+            client.keep(Vec::with_capacity(n * DECODE_IN_PLACE));
         }
-        assert_eq!(client.kept.lock().capacity(), 4000);
+        assert_eq!(client.kept.lock().capacity(), 4 * DECODE_IN_PLACE);
     }
 
     #[test]
