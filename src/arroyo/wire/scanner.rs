@@ -850,6 +850,19 @@ impl Scanner<'_> {
     }
 }
 
+/// Whether the text before `at` ends with `[` or `,` (whitespace aside): a place where a
+/// list element, such as a subtask, may start.
+pub(super) fn after_list_punctuation(doc: &[u8], at: usize) -> bool {
+    doc.get(..at)
+        .and_then(|before| {
+            before
+                .iter()
+                .rev()
+                .find(|b| !matches!(b, b' ' | b'\n' | b'\r' | b'\t'))
+        })
+        .is_some_and(|b| matches!(b, b'[' | b','))
+}
+
 /// Where a segmented scan (see [`scan_segment`]) stands between two segments: at the
 /// start of a subtask in the subtask list of a group of known kind, in an operator of
 /// known id. Owned, so that the document's buffer may grow between segments.

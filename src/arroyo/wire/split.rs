@@ -11,7 +11,9 @@
 //! case (no such place, the head never stops there, keys in another order, the tail gives
 //! up) the answer is the single scanner's, so it never differs from it.
 
-use super::scanner::{fast_job_metrics, scan_head, scan_tail, Head, Open, Tail};
+use super::scanner::{
+    after_list_punctuation, fast_job_metrics, scan_head, scan_tail, Head, Open, Tail,
+};
 use super::Acc;
 use crate::model;
 
@@ -66,16 +68,7 @@ fn tail_start(doc: &[u8], from: usize) -> Option<usize> {
     let window = doc.get(from..end)?;
     memchr::memmem::find_iter(window, b"{\"index\":")
         .map(|at| from + at)
-        .find(|&at| {
-            doc.get(..at)
-                .and_then(|before| {
-                    before
-                        .iter()
-                        .rev()
-                        .find(|b| !matches!(b, b' ' | b'\n' | b'\r' | b'\t'))
-                })
-                .is_some_and(|b| matches!(b, b'[' | b','))
-        })
+        .find(|&at| after_list_punctuation(doc, at))
 }
 
 /// The head's samples followed by the tail's, the open group's and operator's labelled

@@ -7,7 +7,7 @@
 //! byte only the last piece is left. The answer is always [`decode_job_metrics`]'s: on
 //! anything the segments cannot follow, the whole document is decoded at the end.
 
-use super::scanner::{scan_segment, Resume, Segment};
+use super::scanner::{after_list_punctuation, scan_segment, Resume, Segment};
 use super::{decode_job_metrics, Acc, DecodeError};
 use crate::model;
 
@@ -199,16 +199,7 @@ fn last_subtask_start(buf: &[u8], lo: usize) -> Option<usize> {
     let window = buf.get(lo..)?;
     memchr::memmem::rfind_iter(window, STOP_TEXT)
         .map(|at| lo + at)
-        .find(|&at| {
-            buf.get(..at)
-                .and_then(|before| {
-                    before
-                        .iter()
-                        .rev()
-                        .find(|b| !matches!(b, b' ' | b'\n' | b'\r' | b'\t'))
-                })
-                .is_some_and(|b| matches!(b, b'[' | b','))
-        })
+        .find(|&at| after_list_punctuation(buf, at))
 }
 
 #[cfg(test)]
