@@ -216,7 +216,7 @@ pub struct Job {
     pub failure_domain: Option<String>,
 }
 
-/// Job states in which a job runs and its metrics are live (COMPAT.md, Decisions).
+/// Job states in which a job runs and its metrics are live (docs/arroyo-compat.md, Decisions).
 pub const RUNNING_STATES: [&str; 7] = [
     "Running",
     "Rescaling",
@@ -430,7 +430,7 @@ impl CheckpointSummary {
     }
 }
 
-/// Every job state name Arroyo has (COMPAT.md); unknown states pass through as well.
+/// Every job state name Arroyo has (docs/arroyo-compat.md); unknown states pass through as well.
 pub const JOB_STATES: [&str; 14] = [
     "Created",
     "Compiling",

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use crate::model::{JobMetrics, JobSnapshot, MetricKind, MetricsOutcome, Snapshot, SubtaskSample};
 
-/// Longest `operator_name` label value, in characters (COMPAT.md, Decisions).
+/// Longest `operator_name` label value, in characters (docs/arroyo-compat.md, Decisions).
 pub const OPERATOR_NAME_MAX_CHARS: usize = 128;
 
 /// The `operator_name` label value for a graph node's `description`: the text itself

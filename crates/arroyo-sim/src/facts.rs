@@ -1,13 +1,13 @@
 //! What Arroyo does that the simulator imitates, written down once from the wire facts
-//! (COMPAT.md), on purpose without the exporter's types or lists: the job states in which
-//! a job's workers run (and its controller keeps collecting metrics), and the series of
-//! the `JobMetrics` document.
+//! (docs/arroyo-compat.md), on purpose without the exporter's types or lists: the job
+//! states in which a job's workers run (and its controller keeps collecting metrics), and
+//! the series of the `JobMetrics` document.
 
 /// Whether a job in Arroyo state `state` is running: its workers work and the controller
-/// keeps sampling its metrics. The states of COMPAT.md that run are Running, Rescaling,
-/// Recovering, Restarting, CheckpointStopping, Stopping and Finishing; the others
-/// (Created, Compiling, Scheduling, Stopped, Finished, Failing, Failed) do not, and an
-/// unknown name does not either.
+/// keeps sampling its metrics. The states of docs/arroyo-compat.md that run are Running,
+/// Rescaling, Recovering, Restarting, CheckpointStopping, Stopping and Finishing; the
+/// others (Created, Compiling, Scheduling, Stopped, Finished, Failing, Failed) do not,
+/// and an unknown name does not either.
 pub fn job_state_runs(state: &str) -> bool {
     matches!(
         state,

@@ -2,7 +2,7 @@
 //! **This is not Arroyo** and talks to no Arroyo: it imitates, on real sockets, the parts
 //! of Arroyo that arroyo-exporter reads.
 //!
-//! What it simulates comes from the wire facts written down in the project's COMPAT.md
+//! What it simulates comes from the wire facts written down in docs/arroyo-compat.md
 //! (Arroyo's public source at v0.11 … v0.15 and main, and captures of a real Arroyo, kept
 //! in the repository's `tests/fixtures`): the controller's `JobMetrics` RPC of both
 //! service generations, the JSON document it carries, the REST API of each release, the

@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
-/// A generation of Arroyo's wire formats (COMPAT.md), as served by the simulator.
+/// A generation of Arroyo's wire formats (docs/arroyo-compat.md), as served by the simulator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Release {
     /// v0.11 / v0.12: metrics doc with `operatorId` (a string such as `source_0`) and

@@ -1,7 +1,7 @@
 //! Decoding of the JSON documents Arroyo sends: pure, bytes in and values out (no I/O,
 //! no clock).
 //!
-//! Every release from v0.11 to main is accepted (see `shared/arroyo/COMPAT.md`):
+//! Every release from v0.11 to main is accepted (see `docs/arroyo-compat.md`):
 //!
 //! * the `JobMetrics` document (`JobMetricsResp.metrics`) and its REST bridge
 //!   `operator_metric_groups` (`{"data": [...]}`), with the operator key `operatorId`
