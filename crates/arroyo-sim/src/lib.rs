@@ -27,6 +27,7 @@
 //! state      facts release scenario docgen             the World and its SimState handle
 //! details    docgen release state                      checkpoint details, error log pages
 //! autopilot  release scenario docgen state details     scenarios acting over time; demo_world
+//! fleet      autopilot docgen state                    thousands of small jobs, checkpoint clock
 //! fixtures   release state                             a World from the real captures
 //! grpc       pb docgen state                           the controller's JobMetrics
 //! api        facts release scenario details docgen     REST API, /sim endpoints, admin port
@@ -95,6 +96,7 @@ mod details;
 mod docgen;
 pub mod facts;
 mod fixtures;
+mod fleet;
 mod grpc;
 mod net;
 mod release;
@@ -128,6 +130,7 @@ pub use docgen::{
 };
 pub use facts::{MetricName, NewestPoint, Point};
 pub use fixtures::fixture_world;
+pub use fleet::{spawn_checkpoint_clock, FleetSpec};
 pub use release::{legacy_operator_id, wire_node_id, Release};
 pub use scenario::{bottleneck_position, Scenario, BOTTLENECK_MOVE_PERIOD_MICROS};
 pub use state::{
