@@ -323,18 +323,26 @@ pub struct CollectorsConfig {
     pub topology: bool,
     /// Newest checkpoint and checkpoint in progress, per running job, from the API.
     pub checkpoints: bool,
-    /// Checkpoint calls made per scrape at most; other jobs reuse their last answer.
-    pub checkpoint_calls_per_scrape: usize,
+    /// Checkpoint-list calls per second to Arroyo's API, on average: with N running
+    /// jobs each job's list is re-read about every N / rate seconds (the refresh
+    /// period, `arroyo_exporter_refresh_period_seconds`).
+    pub checkpoint_calls_per_second: f64,
+    /// Checkpoint-list calls one scrape makes at most (unset: only the rate bounds it).
+    pub checkpoint_calls_per_scrape: Option<usize>,
     /// Pipeline tags (Arroyo main) copied as `tag_<name>` labels onto `arroyo_pipeline_info`.
     pub pipeline_tags: Vec<String>,
     /// Size and phases of each running job's newest completed checkpoint
     /// (`operator_checkpoint_groups`, read once per new epoch; needs `checkpoints`).
-    /// Its calls count against `checkpoint-calls-per-scrape`.
+    /// Its calls are budgeted by `checkpoint-detail-calls-per-second`.
     pub checkpoint_details: bool,
+    /// Checkpoint-details calls per second to Arroyo's API, on average.
+    pub checkpoint_detail_calls_per_second: f64,
     /// Job error rows (`/jobs/{id}/errors`), read incrementally into counters.
     pub job_errors: bool,
-    /// Error-log calls (pages) made per scrape at most; other jobs wait for a later scrape.
-    pub job_error_calls_per_scrape: usize,
+    /// Error-log calls (pages) per second to Arroyo's API, on average.
+    pub job_error_calls_per_second: f64,
+    /// Error-log calls one scrape makes at most (unset: only the rate bounds it).
+    pub job_error_calls_per_scrape: Option<usize>,
     /// Arroyo's version from the admin port's `/details` (needs `admin.endpoint`).
     pub admin: bool,
 }
@@ -401,11 +409,16 @@ impl Default for Config {
                 jobs: true,
                 topology: true,
                 checkpoints: true,
-                checkpoint_calls_per_scrape: 20,
+                // 1,000 running jobs: each list re-read about every 250 s, so a stall
+                // is alerted within 10 minutes (docs/alerts.md, "1,000 jobs").
+                checkpoint_calls_per_second: 4.0,
+                checkpoint_calls_per_scrape: None,
                 pipeline_tags: Vec::new(),
                 checkpoint_details: true,
+                checkpoint_detail_calls_per_second: 1.0,
                 job_errors: true,
-                job_error_calls_per_scrape: 20,
+                job_error_calls_per_second: 2.0,
+                job_error_calls_per_scrape: None,
                 admin: true,
             },
             admin: AdminConfig {
@@ -960,19 +973,42 @@ fn validate(c: &Config, fig: &Keys<'_>) -> Result<(), ConfigError> {
             }
         }
     }
-    if c.collectors.checkpoint_calls_per_scrape == 0 {
-        return Err(invalid(
-            fig,
+    for (key, n) in [
+        (
             "collectors.checkpoint-calls-per-scrape",
-            "must be at least 1",
-        ));
-    }
-    if c.collectors.job_error_calls_per_scrape == 0 {
-        return Err(invalid(
-            fig,
+            c.collectors.checkpoint_calls_per_scrape,
+        ),
+        (
             "collectors.job-error-calls-per-scrape",
-            "must be at least 1",
-        ));
+            c.collectors.job_error_calls_per_scrape,
+        ),
+    ] {
+        if n == Some(0) {
+            return Err(invalid(fig, key, "must be at least 1"));
+        }
+    }
+    for (key, rate) in [
+        (
+            "collectors.checkpoint-calls-per-second",
+            c.collectors.checkpoint_calls_per_second,
+        ),
+        (
+            "collectors.checkpoint-detail-calls-per-second",
+            c.collectors.checkpoint_detail_calls_per_second,
+        ),
+        (
+            "collectors.job-error-calls-per-second",
+            c.collectors.job_error_calls_per_second,
+        ),
+    ] {
+        // At least one call an hour; at most 1,000 a second (a typo, not a budget).
+        if !(rate.is_finite() && (1.0 / 3600.0..=1000.0).contains(&rate)) {
+            return Err(invalid(
+                fig,
+                key,
+                format!("must be a number of calls per second from 1/3600 (one an hour) to 1000, not {rate}"),
+            ));
+        }
     }
     for tag in &c.collectors.pipeline_tags {
         if tag.is_empty() {

@@ -386,6 +386,48 @@ pub struct Snapshot {
     pub arroyo_build: Option<ArroyoBuild>,
     /// Which families are written.
     pub scope: Scope,
+    /// When the budgeted collectors last read each job, and the refresh periods their
+    /// budgets imply.
+    pub freshness: Freshness,
+}
+
+/// How old what the budgeted collectors (checkpoints, checkpoint details, job errors,
+/// admin) know is: they read a few jobs per scrape and keep the last answer of the
+/// others, so every value they export comes with when it was read.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Freshness {
+    /// Per job id: when each collector last read the job, seconds since the epoch.
+    pub jobs: BTreeMap<String, JobReads>,
+    /// Per collector: `(collector, calls per second allowed, refresh period in
+    /// seconds)`, the period being how long the budget takes to read every job it
+    /// covers once.
+    pub budgets: Vec<(&'static str, f64, f64)>,
+    /// When the admin port was last read, seconds since the epoch.
+    pub admin_read_seconds: Option<f64>,
+}
+
+/// When the budgeted collectors last read one job, seconds since the epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct JobReads {
+    /// Its checkpoint list.
+    pub checkpoints: Option<f64>,
+    /// The details of its newest checkpoint.
+    pub checkpoint_details: Option<f64>,
+    /// Its error log.
+    pub job_errors: Option<f64>,
+}
+
+impl JobReads {
+    /// `(collector label, read time)` of the reads made.
+    pub fn each(&self) -> impl Iterator<Item = (&'static str, f64)> {
+        [
+            ("checkpoints", self.checkpoints),
+            ("checkpoint_details", self.checkpoint_details),
+            ("job_errors", self.job_errors),
+        ]
+        .into_iter()
+        .filter_map(|(c, t)| t.map(|t| (c, t)))
+    }
 }
 
 /// What the exporter reports about a job's checkpoints.
@@ -397,12 +439,12 @@ pub struct CheckpointSummary {
     pub last_completed_seconds: Option<f64>,
     /// How long it took, in seconds.
     pub last_duration_seconds: Option<f64>,
-    /// Age of a checkpoint in progress, in seconds (0 when none).
+    /// Age of a checkpoint in progress when the list was read, in seconds (0 when none).
     pub in_progress_seconds: f64,
 }
 
 impl CheckpointSummary {
-    /// Summarises `checkpoints` as of `now_micros`.
+    /// Summarises `checkpoints` as read at `now_micros`.
     pub fn from_checkpoints(checkpoints: &[Checkpoint], now_micros: u64) -> CheckpointSummary {
         let last = checkpoints
             .iter()

@@ -140,6 +140,22 @@ fn bad_values_name_the_key_and_the_source() {
             )],
             vec!["collectors.job-error-calls-per-scrape", "at least 1"],
         ),
+        (
+            vec![],
+            vec![(
+                "ARROYO_EXPORTER__COLLECTORS__CHECKPOINT_CALLS_PER_SECOND",
+                "0",
+            )],
+            vec!["collectors.checkpoint-calls-per-second", "calls per second"],
+        ),
+        (
+            vec![],
+            vec![(
+                "ARROYO_EXPORTER__COLLECTORS__JOB_ERROR_CALLS_PER_SECOND",
+                "5000",
+            )],
+            vec!["collectors.job-error-calls-per-second"],
+        ),
     ];
     for (args, env, needles) in cases {
         let (code, stderr) = start_fails(&args, &env);
@@ -209,7 +225,7 @@ fn admin_and_new_collector_settings_load_from_every_layer() {
     std::fs::write(
         &file,
         "[admin]\nendpoint = \"https://arroyo:5114\"\ntoken = \"s3cret\"\ncache-ttl = \"10m\"\n\
-         [collectors]\njob-error-calls-per-scrape = 3\n",
+         [collectors]\njob-error-calls-per-scrape = 3\ncheckpoint-calls-per-second = 0.5\n",
     )
     .unwrap();
     let from_file = load(&Flags {
@@ -218,7 +234,8 @@ fn admin_and_new_collector_settings_load_from_every_layer() {
     })
     .unwrap();
     assert_eq!(from_file.admin.cache_ttl, Duration::from_secs(600));
-    assert_eq!(from_file.collectors.job_error_calls_per_scrape, 3);
+    assert_eq!(from_file.collectors.job_error_calls_per_scrape, Some(3));
+    assert_eq!(from_file.collectors.checkpoint_calls_per_second, 0.5);
     assert_eq!(
         arroyo_exporter::config::admin_token(&from_file.admin).unwrap(),
         Some("s3cret".to_string())

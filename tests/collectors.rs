@@ -264,7 +264,7 @@ async fn restarts_move_run_id_and_checkpoint_progress_ages() {
     let now = now_micros();
     world(&arroyo, now);
     let mut cfg = config_for(&arroyo);
-    cfg.collectors.checkpoint_calls_per_scrape = 1;
+    cfg.collectors.checkpoint_calls_per_scrape = Some(1);
     let exporter = Exporter::start(cfg).await;
     let s = exporter.scrape(None).await;
     let orders = [("job_id", "job_Orders0001")];
@@ -319,8 +319,8 @@ async fn checkpoint_calls_are_bounded_per_scrape() {
         arroyo.state().add_job(job);
     }
     let mut cfg = config_for(&arroyo);
-    cfg.collectors.checkpoint_calls_per_scrape = 2;
-    // The lists alone (details share the budget: tests/details.rs).
+    cfg.collectors.checkpoint_calls_per_scrape = Some(2);
+    // The lists alone.
     cfg.collectors.checkpoint_details = false;
     let exporter = Exporter::start(cfg).await;
     let count_calls = || {
@@ -341,6 +341,87 @@ async fn checkpoint_calls_are_bounded_per_scrape() {
     }
     // Oldest answers are refreshed first, so three scrapes of two calls cover all six.
     assert_eq!(covered, vec![2, 4, 6]);
+    exporter.stop().await;
+}
+
+/// The budget goes where it matters: a job whose last read showed no checkpoint for
+/// minutes is read again every scrape, to confirm the stall or see it end, while the
+/// healthy ones take turns; every value comes with when it was read.
+#[tokio::test]
+async fn a_job_that_looks_stalled_is_read_again_first() {
+    let arroyo = FakeArroyo::start(Release::Main).await.unwrap();
+    let now = now_micros();
+    arroyo.state().set_fixed_now(Some(now));
+    for i in 0..8 {
+        let pid = format!("pl_Late{i:05}");
+        arroyo.state().add_pipeline(SimPipeline::new(
+            pid.clone(),
+            format!("p{i}"),
+            vec![SimNode::new(0, "s", "s", 1)],
+        ));
+        // Job 0 completed its last checkpoint 5 minutes ago, the others a second ago.
+        let done = if i == 0 {
+            now - 300_000_000
+        } else {
+            now - 1_000_000
+        };
+        let mut job = SimJob::running(format!("job_Late{i:05}"), pid, now - 900_000_000);
+        job.checkpoints = vec![SimCheckpoint {
+            epoch: 5,
+            start_time: done - 1_000_000,
+            finish_time: Some(done),
+            checkpoint_type: "scheduled".into(),
+        }];
+        arroyo.state().add_job(job);
+    }
+    let mut cfg = config_for(&arroyo);
+    cfg.collectors.checkpoint_calls_per_scrape = Some(2);
+    cfg.collectors.checkpoint_details = false;
+    let exporter = Exporter::start(cfg).await;
+    let calls_of = |job: &str| {
+        arroyo
+            .state()
+            .rest_call_counts()
+            .iter()
+            .filter(|(k, _)| k.ends_with(&format!("{job}/checkpoints")))
+            .map(|(_, v)| *v)
+            .sum::<u64>()
+    };
+    // Four scrapes read the eight unknown jobs, two at a time.
+    for _ in 0..4 {
+        exporter.scrape(None).await;
+    }
+    for i in 0..8 {
+        assert_eq!(calls_of(&format!("job_Late{i:05}")), 1, "job {i}");
+    }
+    let before = now_micros() as f64 / 1e6;
+    let mut last = None;
+    for _ in 0..4 {
+        last = Some(exporter.scrape(None).await);
+    }
+    let s = last.unwrap();
+    // The late job every time; the six healthy ones share the other four calls.
+    assert_eq!(calls_of("job_Late00000"), 5);
+    let healthy: u64 = (1..8).map(|i| calls_of(&format!("job_Late{i:05}"))).sum();
+    assert_eq!(healthy, 7 + 4);
+    let late = [("job_id", "job_Late00000"), ("collector", "checkpoints")];
+    let read = s.value("arroyo_exporter_job_read_timestamp_seconds", &late);
+    assert!(read >= before, "read at {read}, scrapes began at {before}");
+    // What the read showed: the newest checkpoint and its age at the read, which the
+    // rules compare (never the age "now", which counts the exporter's own delay).
+    let completed = s.value(
+        "arroyo_job_last_checkpoint_completed_timestamp_seconds",
+        &[("job_id", "job_Late00000")],
+    );
+    assert_eq!(completed, (now - 300_000_000) as f64 / 1e6);
+    assert_eq!(
+        s.value(
+            "arroyo_exporter_refresh_period_seconds",
+            &[("collector", "checkpoints")]
+        ),
+        2.0,
+        "8 jobs at the default 4 calls per second"
+    );
     exporter.stop().await;
 }
 

@@ -243,54 +243,83 @@ async fn checkpoint_size_of_every_release_shape_follows_new_epochs() {
 }
 
 #[tokio::test]
-async fn checkpoint_calls_stay_within_the_shared_budget() {
+async fn checkpoint_and_detail_calls_keep_to_their_rates() {
     let now = now_micros();
     let arroyo = FakeArroyo::start(Release::Main).await.unwrap();
     let state = arroyo.state();
     state.set_fixed_now(Some(now));
-    let jobs: Vec<String> = (0..6).map(|i| format!("job_Budget000{i}")).collect();
+    let jobs: Vec<String> = (0..12).map(|i| format!("job_Budget{i:04}")).collect();
     for (i, id) in jobs.iter().enumerate() {
-        let pid = format!("pl_Budget000{i}");
+        let pid = format!("pl_Budget{i:04}");
         state.add_pipeline(nexmark(&pid));
         let mut job = SimJob::running(id.clone(), pid, now - 600_000_000);
         job.checkpoints = vec![checkpoint(5, now, 20_000_000)];
         state.add_job(job);
     }
     let mut cfg = config_for(&arroyo);
-    cfg.collectors.checkpoint_calls_per_scrape = 4;
+    // A bucket holds a minute of calls: 6 list calls and 3 details calls at first, then
+    // one list call every 10 s and one details call every 20 s.
+    cfg.collectors.checkpoint_calls_per_second = 0.1;
+    cfg.collectors.checkpoint_detail_calls_per_second = 0.05;
     let ex = Exporter::start(cfg).await;
-    let checkpoint_calls = |state: &SimState| -> u64 {
+    let calls = |state: &SimState, details: bool| -> u64 {
         state
             .rest_call_counts()
             .iter()
             .filter(|(p, _)| p.contains("/checkpoints"))
+            .filter(|(p, _)| p.contains("operator_checkpoint_groups") == details)
             .map(|(_, n)| n)
             .sum()
     };
-    let mut with_bytes = 0;
-    for round in 0..8 {
-        let before = checkpoint_calls(state);
-        let s = scrape(&ex).await;
-        let made = checkpoint_calls(state) - before;
-        assert!(made <= 4, "round {round}: {made} checkpoint calls");
-        with_bytes = s.count("arroyo_job_last_checkpoint_bytes");
-        if with_bytes == jobs.len() {
-            break;
-        }
+    let mut s = scrape(&ex).await;
+    for _ in 0..4 {
+        s = scrape(&ex).await;
     }
-    assert_eq!(with_bytes, jobs.len(), "every job got its details");
-
-    // A budget of one call alternates between a list and the details.
-    let arroyo = world(Release::Main, now).await;
-    let mut cfg = config_for(&arroyo);
-    cfg.collectors.checkpoint_calls_per_scrape = 1;
-    let ex = Exporter::start(cfg).await;
-    let s = scrape(&ex).await;
-    assert_eq!(s.count("arroyo_job_last_checkpoint_bytes"), 0);
-    assert_eq!(checkpoint_calls(arroyo.state()), 1);
-    let s = scrape(&ex).await;
-    assert_eq!(s.count("arroyo_job_last_checkpoint_bytes"), 1);
-    assert_eq!(checkpoint_calls(arroyo.state()), 2);
+    assert_eq!(calls(state, false), 6, "list calls");
+    assert_eq!(calls(state, true), 3, "details calls");
+    assert_eq!(s.count("arroyo_job_last_checkpoint_epoch"), 6);
+    assert_eq!(s.count("arroyo_job_last_checkpoint_bytes"), 3);
+    // Every value comes with when it was read, and the periods the rates imply.
+    assert_eq!(
+        s.find(
+            "arroyo_exporter_job_read_timestamp_seconds",
+            &[("collector", "checkpoints")]
+        )
+        .len(),
+        6
+    );
+    assert_eq!(
+        s.find(
+            "arroyo_exporter_job_read_timestamp_seconds",
+            &[("collector", "checkpoint_details")]
+        )
+        .len(),
+        3
+    );
+    assert_eq!(
+        s.value(
+            "arroyo_exporter_refresh_period_seconds",
+            &[("collector", "checkpoints")]
+        ),
+        120.0
+    );
+    assert_eq!(
+        s.value(
+            "arroyo_exporter_refresh_period_seconds",
+            &[("collector", "checkpoint_details")]
+        ),
+        240.0
+    );
+    assert_eq!(
+        s.value(
+            "arroyo_exporter_api_calls_per_second_limit",
+            &[("collector", "checkpoints")]
+        ),
+        0.1
+    );
+    // Collectors that ran out of budget still succeed: nothing failed.
+    assert_eq!(success(&s, "checkpoints"), 1.0);
+    assert_eq!(success(&s, "checkpoint_details"), 1.0);
 }
 
 fn error_count(s: &Scrape, domain: &str, operator: &str) -> f64 {
@@ -410,7 +439,7 @@ async fn job_error_calls_stay_within_their_budget() {
     state.add_error_burst(JID, "value_1", 2, 5, now - 60_000_000, 100_000);
     let mut cfg = config_for(&arroyo);
     cfg.api.page_size = 5;
-    cfg.collectors.job_error_calls_per_scrape = 2;
+    cfg.collectors.job_error_calls_per_scrape = Some(2);
     let ex = Exporter::start(cfg).await;
     assert_eq!(error_count(&scrape(&ex).await, "user", "value_1"), 5.0);
     // 20 new rows need four pages; two calls read the newest ten, the rest are skipped.

@@ -1034,6 +1034,7 @@ fn nasty_snapshot() -> Snapshot {
             }),
         },
         scope: Default::default(),
+        freshness: Default::default(),
     }
 }
 
@@ -1445,6 +1446,7 @@ fn snapshot() -> impl Strategy<Value = Snapshot> {
                 arroyo_build: None,
                 exporter,
                 scope: Default::default(),
+                freshness: Default::default(),
             },
         )
 }

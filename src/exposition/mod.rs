@@ -22,6 +22,7 @@ mod admin;
 mod bottleneck;
 mod checkpoint_details;
 mod checkpoints;
+mod freshness;
 mod job_errors;
 mod job_metrics;
 mod jobs;
@@ -103,6 +104,7 @@ pub fn render(snapshot: &Snapshot, format: Format, out: &mut Vec<u8>) {
     topology::render(&mut w, snapshot, &views, &api_views);
     bottleneck::render(&mut w, snapshot, &views);
     admin::render(&mut w, snapshot);
+    freshness::render(&mut w, snapshot, &views);
 
     if snapshot.scope == Scope::Probe {
         crate::selfmetrics::render_collectors(&mut w, &snapshot.collectors);

@@ -147,6 +147,7 @@ pub(crate) fn small_snapshot() -> Snapshot {
         },
         bottleneck_threshold: Default::default(),
         scope: Default::default(),
+        freshness: Default::default(),
     }
 }
 

@@ -16,8 +16,8 @@ use crate::model::ArroyoBuild;
 pub(super) struct AdminState {
     /// The admin port's client; `None` when `admin.endpoint` is empty.
     client: Option<Arc<RestClient>>,
-    /// The last answer and when it was read.
-    cached: Mutex<Option<(Instant, ArroyoBuild)>>,
+    /// The last answer and when it was read (also in seconds since the epoch).
+    cached: Mutex<Option<(Instant, f64, ArroyoBuild)>>,
     flights: Singleflight<(), Result<ArroyoBuild, UpstreamError>>,
 }
 
@@ -29,6 +29,11 @@ impl AdminState {
             cached: Mutex::new(None),
             flights: Singleflight::default(),
         }
+    }
+
+    /// When the admin port last answered, seconds since the epoch.
+    pub(super) fn read_seconds(&self) -> Option<f64> {
+        self.cached.lock().as_ref().map(|c| c.1)
     }
 
     /// Whether an admin endpoint is configured.
@@ -46,7 +51,7 @@ impl Scraper {
             return (None, true);
         };
         let ttl = self.cfg.admin.cache_ttl;
-        if let Some((at, build)) = self.admin.cached.lock().as_ref() {
+        if let Some((at, _, build)) = self.admin.cached.lock().as_ref() {
             if at.elapsed() < ttl {
                 return (Some(build.clone()), true);
             }
@@ -62,7 +67,11 @@ impl Scraper {
         };
         match self.admin.flights.run_until((), deadline, work).await {
             Ok(Ok(build)) => {
-                *self.admin.cached.lock() = Some((Instant::now(), build.clone()));
+                *self.admin.cached.lock() = Some((
+                    Instant::now(),
+                    super::now_micros() as f64 / 1e6,
+                    build.clone(),
+                ));
                 (Some(build), true)
             }
             Ok(Err(_)) | Err(_) => (None, false),

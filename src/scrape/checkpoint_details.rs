@@ -2,10 +2,8 @@
 //! checkpoint, reads `operator_checkpoint_groups` once per new epoch (bytes and phase
 //! spans per chained operator) and keeps the answer until a newer epoch completes.
 //!
-//! Its calls share the budget `collectors.checkpoint-calls-per-scrape` with the
-//! checkpoint lists: the lists go first, but leave up to half the budget (rounded up) to
-//! the epochs already known to lack details, so neither starves the other when there are
-//! more jobs than calls.
+//! Its calls are budgeted by `collectors.checkpoint-detail-calls-per-second`, jobs with
+//! no details at all first.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -14,98 +12,100 @@ use futures::stream::{self, StreamExt};
 use parking_lot::Mutex;
 use tokio::time::Instant;
 
-use super::{Scraper, Singleflight};
+use super::budget::CallBudget;
+use super::checkpoints::CheckpointJob;
+use super::{now_micros, Scraper, Singleflight};
 use crate::arroyo::error::UpstreamError;
 use crate::arroyo::hint;
 use crate::model::{CheckpointDetails, CheckpointSummary};
 
-/// The details of one checkpoint, as the API answered.
-type DetailsAnswer = Result<Arc<CheckpointDetails>, UpstreamError>;
+/// The details of one checkpoint, as the API answered, with when (seconds since the
+/// epoch).
+type DetailsAnswer = Result<(f64, Arc<CheckpointDetails>), UpstreamError>;
+
+/// What one run of the collector found.
+#[derive(Default)]
+pub(super) struct DetailsOut {
+    /// Every running job's newest details known.
+    pub details: BTreeMap<String, Arc<CheckpointDetails>>,
+    /// When each was read, seconds since the epoch.
+    pub reads: BTreeMap<String, f64>,
+    /// Whether every call succeeded.
+    pub ok: bool,
+}
 
 /// What the collector keeps across scrapes.
-#[derive(Default)]
 pub(super) struct DetailsState {
-    /// Newest details read per job id.
-    cache: Mutex<HashMap<String, Arc<CheckpointDetails>>>,
+    /// Calls allowed (`collectors.checkpoint-detail-calls-per-second`).
+    pub budget: Mutex<CallBudget>,
+    /// Newest details read per job id, with when they were read (seconds since the
+    /// epoch).
+    cache: Mutex<HashMap<String, (f64, Arc<CheckpointDetails>)>>,
     /// One call per (job, epoch) for concurrent scrapes.
     flights: Singleflight<(String, u64), DetailsAnswer>,
 }
 
 impl DetailsState {
-    /// How many of `jobs` (job id → newest completed epoch) lack the details of that
-    /// epoch.
-    fn missing(&self, newest: &BTreeMap<String, u64>) -> usize {
-        let cache = self.cache.lock();
-        newest
-            .iter()
-            .filter(|(job, epoch)| cache.get(*job).is_none_or(|d| d.epoch != **epoch))
-            .count()
+    /// An empty state with a full budget of `per_second` calls.
+    pub(super) fn new(per_second: f64) -> DetailsState {
+        DetailsState {
+            budget: Mutex::new(CallBudget::new(per_second, None)),
+            cache: Mutex::new(HashMap::new()),
+            flights: Singleflight::default(),
+        }
     }
 }
 
 impl Scraper {
-    /// How many of this scrape's checkpoint calls to keep for details: the number of
-    /// running jobs (`(job id, pipeline id)`) whose newest completed epoch, as last read,
-    /// has no details yet, at most half the budget (rounded up, so a budget of one
-    /// alternates between a list and a details call). 0 when the collector is off.
-    pub(super) fn checkpoint_details_reserve(&self, jobs: &[(String, String)]) -> usize {
-        if !self.cfg.collectors.checkpoint_details {
-            return 0;
-        }
-        let newest: BTreeMap<String, u64> = {
-            let lists = self.checkpoint_cache.lock();
-            jobs.iter()
-                .filter_map(|(j, _)| {
-                    let (_, list) = lists.get(j)?;
-                    let epoch = list
-                        .iter()
-                        .filter(|c| c.finish_time_micros.is_some())
-                        .map(|c| c.epoch)
-                        .max()?;
-                    Some((j.clone(), epoch))
-                })
-                .collect()
-        };
-        self.details
-            .missing(&newest)
-            .min(self.cfg.collectors.checkpoint_calls_per_scrape.div_ceil(2))
-    }
-
     /// Reads the details of the newest completed checkpoint of running jobs
-    /// (`(job id, pipeline id)`, with their checkpoint `summaries`) whose details are not
-    /// known yet, at most `budget` calls; returns every running job's newest details and
-    /// whether every call succeeded.
+    /// (with their checkpoint `summaries`) whose details are not
+    /// known yet, as many as the budget allows now; returns every running job's newest
+    /// details, when they were read, and whether every call succeeded.
     pub(super) async fn collect_checkpoint_details(
         &self,
-        jobs: &[(String, String)],
+        jobs: &[CheckpointJob],
         summaries: &BTreeMap<String, CheckpointSummary>,
-        budget: usize,
         deadline: Instant,
-    ) -> (BTreeMap<String, Arc<CheckpointDetails>>, bool) {
+    ) -> DetailsOut {
         let Some(rest) = self.rest.clone() else {
-            return (BTreeMap::new(), true);
+            return DetailsOut::default();
         };
         let to_fetch: Vec<(String, String, u64)> = {
             let mut cache = self.details.cache.lock();
-            let running: HashSet<&String> = jobs.iter().map(|(j, _)| j).collect();
+            let running: HashSet<&String> = jobs.iter().map(|j| &j.job_id).collect();
             cache.retain(|j, _| running.contains(j));
-            let mut wanted: Vec<(bool, String, String, u64)> = jobs
+            let mut wanted: Vec<(bool, f64, String, String, u64)> = jobs
                 .iter()
-                .filter_map(|(j, p)| {
-                    let epoch = summaries.get(j)?.last_epoch?;
-                    let known = cache.get(j);
-                    if known.is_some_and(|d| d.epoch == epoch) {
+                .filter_map(|j| {
+                    let epoch = summaries.get(&j.job_id)?.last_epoch?;
+                    let known = cache.get(&j.job_id);
+                    if known.is_some_and(|d| d.1.epoch == epoch) {
                         return None;
                     }
-                    Some((known.is_some(), j.clone(), p.clone(), epoch))
+                    Some((
+                        known.is_some(),
+                        known.map_or(0.0, |d| d.0),
+                        j.job_id.clone(),
+                        j.pipeline_id.clone(),
+                        epoch,
+                    ))
                 })
                 .collect();
-            // Jobs with no details at all first, then by id.
-            wanted.sort();
+            // Jobs with no details at all first, then the oldest read.
+            wanted.sort_by(|a, b| {
+                a.0.cmp(&b.0)
+                    .then(a.1.total_cmp(&b.1))
+                    .then_with(|| a.2.cmp(&b.2))
+            });
+            let calls = self
+                .details
+                .budget
+                .lock()
+                .take(Instant::now(), wanted.len());
             wanted
                 .into_iter()
-                .take(budget)
-                .map(|(_, j, p, e)| (j, p, e))
+                .take(calls)
+                .map(|(_, _, j, p, e)| (j, p, e))
                 .collect()
         };
         let concurrency = self.cfg.scrape.concurrency;
@@ -120,7 +120,7 @@ impl Scraper {
                     if let Err(e) = &out {
                         tracing::warn!(job_id = %task_job, epoch, kind = e.kind.as_str(), error = %e.message, hint = hint::api(e.kind), "reading checkpoint details failed");
                     }
-                    out.map(Arc::new)
+                    out.map(|d| (now_micros() as f64 / 1e6, Arc::new(d)))
                 };
                 let flight = self
                     .details
@@ -140,19 +140,28 @@ impl Scraper {
         let mut cache = self.details.cache.lock();
         for (job_id, r) in results {
             match r {
-                Ok(details) => {
+                Ok((read, details)) => {
                     // A slow answer for an older epoch never replaces a newer one.
-                    if cache.get(&job_id).is_none_or(|d| d.epoch <= details.epoch) {
-                        cache.insert(job_id, details);
+                    if cache
+                        .get(&job_id)
+                        .is_none_or(|d| d.1.epoch <= details.epoch)
+                    {
+                        cache.insert(job_id, (read, details));
                     }
                 }
                 Err(_) => ok = false,
             }
         }
-        let out = jobs
-            .iter()
-            .filter_map(|(j, _)| cache.get(j).map(|d| (j.clone(), Arc::clone(d))))
-            .collect();
-        (out, ok)
+        let mut out = DetailsOut {
+            ok,
+            ..DetailsOut::default()
+        };
+        for j in jobs {
+            if let Some((read, d)) = cache.get(&j.job_id) {
+                out.details.insert(j.job_id.clone(), Arc::clone(d));
+                out.reads.insert(j.job_id.clone(), *read);
+            }
+        }
+        out
     }
 }

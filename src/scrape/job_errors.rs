@@ -9,8 +9,8 @@
 //!   and id, so a restarted exporter counts again from a first sight (a counter reset,
 //!   which Prometheus handles), but no row is counted twice within one process:
 //!   concurrent scrapes share one poll per job, which applies its rows itself.
-//! - Every page is one call of the per-scrape budget `collectors.job-error-calls-per-scrape`;
-//!   jobs polled longest ago go first. When the budget ends inside a burst, the rows not
+//! - Every page is one call of the budget `collectors.job-error-calls-per-second` (and
+//!   `job-error-calls-per-scrape`, when set); jobs polled longest ago go first. When the budget ends inside a burst, the rows not
 //!   read are skipped (the counter undercounts, as Arroyo's rate-limited rows do anyway).
 //! - A failing call leaves the job's counts and position as they were and marks the
 //!   collector failed; other jobs go on.
@@ -25,6 +25,7 @@ use futures::stream::{self, StreamExt};
 use parking_lot::Mutex;
 use tokio::time::Instant;
 
+use super::budget::CallBudget;
 use super::{Scraper, Singleflight};
 use crate::arroyo::error::UpstreamError;
 use crate::arroyo::hint;
@@ -84,14 +85,45 @@ struct JobLog {
     cursor: Cursor,
     counts: JobErrorCounts,
     polled: Option<Instant>,
+    /// When the log was last read, seconds since the epoch.
+    read_seconds: Option<f64>,
 }
 
 /// What the collector keeps across scrapes.
-#[derive(Default)]
 pub(super) struct ErrorsState {
+    /// Pages allowed (`collectors.job-error-calls-per-second`).
+    budget: Mutex<CallBudget>,
     logs: Arc<Mutex<HashMap<String, JobLog>>>,
     /// One poll per job for concurrent scrapes; the poll applies its own rows.
     flights: Singleflight<String, Result<(), UpstreamError>>,
+}
+
+impl ErrorsState {
+    /// An empty state with a full budget.
+    pub(super) fn new(per_second: f64, per_scrape: Option<usize>) -> ErrorsState {
+        ErrorsState {
+            budget: Mutex::new(CallBudget::new(per_second, per_scrape)),
+            logs: Arc::default(),
+            flights: Singleflight::default(),
+        }
+    }
+}
+
+impl ErrorsState {
+    /// The budget's calls per second.
+    pub(super) fn per_second(&self) -> f64 {
+        self.budget.lock().per_second()
+    }
+}
+
+/// What one run of the collector found.
+pub(super) struct ErrorsOut {
+    /// The counts of every known job.
+    pub counts: BTreeMap<String, JobErrorCounts>,
+    /// When each known job's log was last read, seconds since the epoch.
+    pub reads: BTreeMap<String, f64>,
+    /// Whether every call succeeded.
+    pub ok: bool,
 }
 
 /// Whether the errors of a job in `state` are read: while it runs, and while it fails
@@ -179,6 +211,7 @@ async fn poll_job(
     let mut logs = logs.lock();
     let log = logs.entry(job_id).or_default();
     log.polled = Some(Instant::now());
+    log.read_seconds = Some(super::now_micros() as f64 / 1e6);
     for row in &fresh {
         let key = (
             row.error_domain
@@ -197,18 +230,21 @@ async fn poll_job(
 
 impl Scraper {
     /// Polls the error logs of `poll` (`(job id, pipeline id)`), longest unpolled first,
-    /// within the per-scrape call budget; forgets jobs not in `known` when `prune` (the
-    /// job list was read). Returns the counts of every known job and whether every call
-    /// succeeded.
+    /// within the call budget; forgets jobs not in `known` when `prune` (the job list
+    /// was read).
     pub(super) async fn collect_job_errors(
         &self,
         poll: Vec<(String, String)>,
         known: &HashSet<String>,
         prune: bool,
         deadline: Instant,
-    ) -> (BTreeMap<String, JobErrorCounts>, bool) {
+    ) -> ErrorsOut {
         let Some(rest) = self.rest.clone() else {
-            return (BTreeMap::new(), true);
+            return ErrorsOut {
+                counts: BTreeMap::new(),
+                reads: BTreeMap::new(),
+                ok: true,
+            };
         };
         let logs = Arc::clone(&self.errors.logs);
         let mut order: Vec<(Option<Instant>, String, String)> = {
@@ -221,9 +257,11 @@ impl Scraper {
                 .collect()
         };
         order.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-        let budget = Arc::new(AtomicUsize::new(
-            self.cfg.collectors.job_error_calls_per_scrape,
-        ));
+        let granted = self.errors.budget.lock().take(
+            Instant::now(),
+            order.len().saturating_mul(MAX_PAGES_PER_POLL),
+        );
+        let budget = Arc::new(AtomicUsize::new(granted));
         let concurrency = self.cfg.scrape.concurrency;
         let results: Vec<Result<(), UpstreamError>> = stream::iter(order)
             .filter(|_| {
@@ -249,14 +287,24 @@ impl Scraper {
             .buffer_unordered(concurrency)
             .collect()
             .await;
+        self.errors
+            .budget
+            .lock()
+            .refund(budget.load(Ordering::SeqCst));
         let ok = results.iter().all(Result::is_ok);
         let l = logs.lock();
-        let counts = l
-            .iter()
-            .filter(|(j, _)| known.contains(*j))
-            .map(|(j, log)| (j.clone(), log.counts.clone()))
-            .collect();
-        (counts, ok)
+        let mut out = ErrorsOut {
+            counts: BTreeMap::new(),
+            reads: BTreeMap::new(),
+            ok,
+        };
+        for (j, log) in l.iter().filter(|(j, _)| known.contains(*j)) {
+            out.counts.insert(j.clone(), log.counts.clone());
+            if let Some(t) = log.read_seconds {
+                out.reads.insert(j.clone(), t);
+            }
+        }
+        out
     }
 }
 

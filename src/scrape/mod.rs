@@ -12,6 +12,7 @@
 //! collector and records its success.
 
 mod admin;
+mod budget;
 mod checkpoint_details;
 mod checkpoints;
 mod discovery;
@@ -36,13 +37,14 @@ use crate::arroyo::source::MetricsSource;
 use crate::config::{self, Config};
 use crate::model::bottleneck::Threshold;
 use crate::model::{
-    state_runs, Checkpoint, CollectorStatus, Job, JobSnapshot, MetricsOutcome, Pipeline, Scope,
-    Snapshot,
+    state_runs, Checkpoint, CollectorStatus, Freshness, Job, JobSnapshot, MetricsOutcome, Pipeline,
+    Scope, Snapshot,
 };
 use crate::selfmetrics::SelfMetrics;
 
 pub use singleflight::{FlightError, Singleflight};
 
+use checkpoints::{CachedCheckpoints, CheckpointJob};
 use discovery::PipelineCache;
 
 /// Everything a scrape needs, shared by all scrapes.
@@ -57,6 +59,8 @@ pub struct Scraper {
     checkpoint_flights: Singleflight<String, CheckpointAnswer>,
     /// Last checkpoint answer per job, with when it was read.
     checkpoint_cache: Mutex<HashMap<String, CachedCheckpoints>>,
+    /// Call budgets of the collectors that read per job.
+    budgets: Budgets,
     logged_failures: Mutex<HashSet<(String, u64)>>,
     /// Newest checkpoint details per job (`checkpoint_details` collector).
     details: checkpoint_details::DetailsState,
@@ -70,11 +74,14 @@ pub struct Scraper {
     pub metrics: Arc<SelfMetrics>,
 }
 
-/// A job's last checkpoint list and when it was read.
-type CachedCheckpoints = (Instant, Arc<Vec<Checkpoint>>);
+/// The call budgets of the collectors not in `ErrorsState` / `DetailsState`.
+struct Budgets {
+    /// Checkpoint lists (`collectors.checkpoint-calls-per-second`).
+    checkpoints: Mutex<budget::CallBudget>,
+}
 
-/// The checkpoints API's answer for one job.
-type CheckpointAnswer = Result<Arc<Vec<Checkpoint>>, UpstreamError>;
+/// The checkpoints API's answer for one job, with when it was read (µs since the epoch).
+type CheckpointAnswer = Result<(u64, Arc<Vec<Checkpoint>>), UpstreamError>;
 
 /// A discovered job with its pipeline, when known.
 type DiscoveredJob = (Job, Option<Arc<Pipeline>>);
@@ -150,6 +157,18 @@ impl Scraper {
         };
         let include = compile("scrape.include-pipelines", &cfg.scrape.include_pipelines)?;
         let exclude = compile("scrape.exclude-pipelines", &cfg.scrape.exclude_pipelines)?;
+        let c = &cfg.collectors;
+        let budgets = Budgets {
+            checkpoints: Mutex::new(budget::CallBudget::new(
+                c.checkpoint_calls_per_second,
+                c.checkpoint_calls_per_scrape,
+            )),
+        };
+        let details = checkpoint_details::DetailsState::new(c.checkpoint_detail_calls_per_second);
+        let errors = job_errors::ErrorsState::new(
+            c.job_error_calls_per_second,
+            c.job_error_calls_per_scrape,
+        );
         Ok(Scraper {
             cfg,
             source,
@@ -159,9 +178,10 @@ impl Scraper {
             list_flights: Singleflight::default(),
             checkpoint_flights: Singleflight::default(),
             checkpoint_cache: Mutex::new(HashMap::new()),
+            budgets,
             logged_failures: Mutex::new(HashSet::new()),
-            details: checkpoint_details::DetailsState::default(),
-            errors: job_errors::ErrorsState::default(),
+            details,
+            errors,
             admin: admin::AdminState::new(admin_client),
             include,
             exclude,
@@ -208,16 +228,23 @@ impl Scraper {
             self.log_failures(&jobs);
         }
 
-        let checkpoint_jobs: Vec<(String, String)> = jobs
+        let checkpoint_jobs: Vec<CheckpointJob> = jobs
             .iter()
             .filter(|(j, _)| state_runs(&j.state))
-            .filter_map(|(j, _)| j.pipeline_id.clone().map(|p| (j.id.clone(), p)))
+            .filter_map(|(j, p)| {
+                j.pipeline_id.clone().map(|pipeline_id| CheckpointJob {
+                    job_id: j.id.clone(),
+                    pipeline_id,
+                    interval_micros: p.as_ref().and_then(|p| p.checkpoint_interval_micros),
+                })
+            })
             .collect();
         let error_jobs: Vec<(String, String)> = jobs
             .iter()
             .filter(|(j, _)| job_errors::polls_errors(&j.state, j.running_desired))
             .filter_map(|(j, _)| j.pipeline_id.clone().map(|p| (j.id.clone(), p)))
             .collect();
+        let error_jobs_count = error_jobs.len();
         let known_jobs: HashSet<String> = jobs.iter().map(|(j, _)| j.id.clone()).collect();
         let metrics_fut = async {
             if c.job_metrics {
@@ -242,33 +269,30 @@ impl Scraper {
         };
         let checkpoints_fut = async {
             if c.checkpoints && api {
-                let budget = c.checkpoint_calls_per_scrape;
-                let reserve = self.checkpoint_details_reserve(&checkpoint_jobs);
                 // With no job list, nothing was checked: not a healthy upstream.
                 let (out, status) = execute(
                     "checkpoints",
-                    self.collect_checkpoints(checkpoint_jobs.clone(), budget - reserve, deadline),
-                    |(_, ok, _)| *ok && jobs_ok,
+                    self.collect_checkpoints(&checkpoint_jobs, deadline),
+                    |o| o.ok && jobs_ok,
                 )
                 .await;
-                let (summaries, _, calls) = out;
                 let details = if c.checkpoint_details {
-                    let (d, status) = execute(
-                        "checkpoint_details",
-                        self.collect_checkpoint_details(
-                            &checkpoint_jobs,
-                            &summaries,
-                            budget.saturating_sub(calls),
-                            deadline,
-                        ),
-                        |(_, ok)| *ok && jobs_ok,
+                    Some(
+                        execute(
+                            "checkpoint_details",
+                            self.collect_checkpoint_details(
+                                &checkpoint_jobs,
+                                &out.summaries,
+                                deadline,
+                            ),
+                            |d| d.ok && jobs_ok,
+                        )
+                        .await,
                     )
-                    .await;
-                    Some((d, status))
                 } else {
                     None
                 };
-                Some((summaries, status, details))
+                Some((out, status, details))
             } else {
                 None
             }
@@ -278,10 +302,10 @@ impl Scraper {
                 let (out, status) = execute(
                     "job_errors",
                     self.collect_job_errors(error_jobs, &known_jobs, jobs_ok, deadline),
-                    |(_, ok)| *ok && jobs_ok,
+                    |o| o.ok && jobs_ok,
                 )
                 .await;
-                Some((out.0, status))
+                Some((out, status))
             } else {
                 None
             }
@@ -297,24 +321,40 @@ impl Scraper {
             tokio::join!(metrics_fut, checkpoints_fut, errors_fut, admin_fut);
         collectors.extend(metrics_status);
         let mut checkpoint_details = BTreeMap::new();
+        let mut freshness = Freshness::default();
+        let mut read = |collector: &str, reads: BTreeMap<String, f64>| {
+            for (job, t) in reads {
+                let r = freshness.jobs.entry(job).or_default();
+                match collector {
+                    "checkpoints" => r.checkpoints = Some(t),
+                    "checkpoint_details" => r.checkpoint_details = Some(t),
+                    _ => r.job_errors = Some(t),
+                }
+            }
+        };
         let checkpoints = match checkpoints {
-            Some((summaries, status, details)) => {
+            Some((out, status, details)) => {
                 collectors.push(status);
+                read("checkpoints", out.reads);
                 if let Some((d, status)) = details {
                     collectors.push(status);
-                    checkpoint_details = d.0;
+                    checkpoint_details = d.details;
+                    read("checkpoint_details", d.reads);
                 }
-                summaries
+                out.summaries
             }
             None => BTreeMap::new(),
         };
         let job_errors = match job_errors {
-            Some((counts, status)) => {
+            Some((out, status)) => {
                 collectors.push(status);
-                counts
+                read("job_errors", out.reads);
+                out.counts
             }
             None => BTreeMap::new(),
         };
+        freshness.budgets = self.budget_periods(checkpoint_jobs.len(), error_jobs_count);
+        freshness.admin_read_seconds = self.admin.read_seconds();
         let arroyo_build = match admin {
             Some(((build, _), status)) => {
                 collectors.push(status);
@@ -340,6 +380,34 @@ impl Scraper {
             job_errors,
             arroyo_build,
             scope: Scope::Full,
+            freshness,
         }
+    }
+
+    /// `(collector, calls per second, refresh period)` of each budgeted collector that
+    /// runs, for `running` jobs with checkpoints and `polled` jobs with error logs.
+    fn budget_periods(&self, running: usize, polled: usize) -> Vec<(&'static str, f64, f64)> {
+        let c = &self.cfg.collectors;
+        let mut out = Vec::new();
+        if self.rest.is_none() {
+            return out;
+        }
+        if c.checkpoints {
+            let b = self.budgets.checkpoints.lock();
+            out.push(("checkpoints", b.per_second(), b.period_seconds(running)));
+            if c.checkpoint_details {
+                let b = self.details.budget.lock();
+                out.push((
+                    "checkpoint_details",
+                    b.per_second(),
+                    b.period_seconds(running),
+                ));
+            }
+        }
+        if c.job_errors {
+            let rate = self.errors.per_second();
+            out.push(("job_errors", rate, polled as f64 / rate));
+        }
+        out
     }
 }
