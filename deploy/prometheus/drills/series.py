@@ -231,6 +231,9 @@ class JobSpec:
     checkpoint_completed: list[Value]
     checkpoint_duration: list[Value]
     checkpoint_interval: float = 10.0
+    # When the exporter read the job's checkpoint list (default: every minute, just
+    # after the completion it shows).
+    checkpoint_read: Optional[list[Value]] = None
     sample_ts: Optional[list[Value]] = None
     states_shown: tuple[str, ...] = ("Running",)
     extra: list[Series] = field(default_factory=list)
@@ -330,6 +333,10 @@ def target_series(instance: str, n: int, up: list[Value], arroyo_up: Optional[li
         ck_done = [v if running[m] else None for m, v in enumerate(job.checkpoint_completed)]
         out.append(Series("arroyo_job_last_checkpoint_completed_timestamp_seconds", dict(jl),
                           job_gate(ck_done), compress=False))
+        ck_read = job.checkpoint_read or [m * 60.0 - 1.0 for m in range(n)]
+        ck_read = [v if running[m] else None for m, v in enumerate(ck_read)]
+        out.append(Series("arroyo_exporter_job_read_timestamp_seconds",
+                          {**jl, "collector": "checkpoints"}, job_gate(ck_read), compress=False))
         ck_dur = [v if running[m] else None for m, v in enumerate(job.checkpoint_duration)]
         out.append(Series("arroyo_job_last_checkpoint_duration_seconds", dict(jl),
                           job_gate(ck_dur), compress=False))
