@@ -54,7 +54,7 @@
       },
       ArroyoOperatorBackpressure: { severity: 'warning', 'for': '15m', keepFiringFor: '5m' },
       ArroyoSubtaskSkew: { severity: 'warning', 'for': '15m', keepFiringFor: '5m' },
-      ArroyoCheckpointsStalled: { severity: 'critical', 'for': '5m', keepFiringFor: '' },
+      ArroyoCheckpointsStalled: { severity: 'critical', 'for': '1m', keepFiringFor: '' },
       ArroyoCheckpointsSlow: { severity: 'warning', 'for': '30m', keepFiringFor: '10m' },
       ArroyoCheckpointStateGrowing: { severity: 'warning', 'for': '1h', keepFiringFor: '' },
       ArroyoJobErrors: { severity: 'warning', 'for': '15m', keepFiringFor: '10m' },

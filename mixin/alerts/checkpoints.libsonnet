@@ -18,14 +18,26 @@ local u = import '../lib/utils.libsonnet';
       {
         name: 'arroyo.alerts.checkpoints',
         rules: [
-          // Silent while the exporter cannot read checkpoints (it keeps showing the last
-          // answer, which ages): ArroyoExporterCollectorFailing says so instead.
+          // Judged on evidence only: the age of the newest checkpoint when the exporter
+          // last read the job's list (read time - completion time), never "now -
+          // completion", which would count the exporter's own refresh delay as a stall
+          // (with 1,000 jobs a list is re-read every few minutes). A job not read since
+          // it (re)started is unknown, not stalled. Silent while the exporter cannot read
+          // checkpoints (it keeps showing the last answer): ArroyoExporterCollectorFailing
+          // says so instead.
           u.alertRule(
             c,
             'ArroyoCheckpointsStalled',
             |||
               (
-                arroyo_pipeline:last_checkpoint_age_seconds
+                (
+                  max without (collector) (arroyo_exporter_job_read_timestamp_seconds{%(read)s})
+                  - (
+                    arroyo_job_last_checkpoint_completed_timestamp_seconds{%(m)s} > arroyo_job_start_time_seconds{%(m)s}
+                    or
+                    arroyo_job_start_time_seconds{%(m)s}
+                  )
+                )
                 > on (%(pl)s) group_left ()
                 clamp_min(%(n)s * %(interval)s, %(min)s)
               )
@@ -34,6 +46,8 @@ local u = import '../lib/utils.libsonnet';
               unless on (%(target)s)
               (arroyo_exporter_collector_success{%(ck)s} == 0)
             ||| % {
+              read: m('collector="checkpoints"'),
+              m: m(),
               pl: u.labels(c, ['pipeline_id']),
               n: u.num(t.checkpointStallIntervals),
               interval: interval,
@@ -45,9 +59,10 @@ local u = import '../lib/utils.libsonnet';
             },
             'Checkpoints of Arroyo pipeline {{ $labels.pipeline_name }} have stalled',
             |||
-              Job {{ $labels.job_id }} of pipeline {{ $labels.pipeline_name }} has not completed a
-              checkpoint for {{ $value | humanizeDuration }}, more than %s times its checkpoint
-              interval (and at least %s).
+              When the exporter last read job {{ $labels.job_id }} of pipeline {{ $labels.pipeline_name }},
+              its newest checkpoint had completed {{ $value | humanizeDuration }} earlier (or the job
+              had completed none since it started), more than %s times its checkpoint interval (and
+              at least %s).
             ||| % [u.num(t.checkpointStallIntervals), u.seconds(t.checkpointStallMinSeconds)],
           ),
           // The newest checkpoint took most of the interval: one more step and checkpoints
