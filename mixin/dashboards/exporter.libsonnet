@@ -122,6 +122,35 @@ local g = import 'lib.libsonnet';
                     '{{instance}}')],
         ), 12, 8),
 
+        g.row('Budgets and freshness'),
+        g.panel(g.timeseries(
+          'Refresh period',
+          'How long each budgeted collector takes to re-read every job it covers '
+          + "(jobs / calls per second): how old a job's checkpoint, details or error "
+          + 'counts may get. Raise collectors.<name>-calls-per-second if too long.',
+          's',
+          [g.target('max by (collector) (arroyo_exporter_refresh_period_seconds{%s})' % fi, '{{collector}}')],
+        ), 8, 8),
+        g.panel(g.timeseries(
+          'Oldest read',
+          'Time since the job read longest ago was read, per collector: stays near the '
+          + 'refresh period when the budget keeps up.',
+          's',
+          [g.target('max by (collector) (time() - arroyo_exporter_job_read_timestamp_seconds{%s})' % fij,
+                    '{{collector}}')],
+        ), 8, 8),
+        g.panel(g.timeseries(
+          'API call budget',
+          "Calls per second each collector may make to Arroyo's API, and the API calls "
+          + 'the exporter makes.',
+          'reqps',
+          [
+            g.target('max by (collector) (arroyo_exporter_api_calls_per_second_limit{%s})' % fi, 'budget {{collector}}'),
+            g.target('sum(rate(arroyo_exporter_upstream_requests_total{%s, source="api"}[$__rate_interval]))' % fi,
+                     'API calls made'),
+          ],
+        ), 8, 8),
+
         g.row('Process'),
         g.panel(g.timeseries(
           'CPU',
