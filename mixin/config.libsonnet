@@ -45,7 +45,7 @@
       ArroyoJobNotRunning: { severity: 'critical', 'for': '10m', keepFiringFor: '' },
       ArroyoJobFailed: { severity: 'critical', 'for': '2m', keepFiringFor: '' },
       ArroyoJobRestartLoop: { severity: 'critical', 'for': '5m', keepFiringFor: '' },
-      ArroyoThroughputDrop: { severity: 'warning', 'for': '15m', keepFiringFor: '10m' },
+      ArroyoThroughputDrop: { severity: 'warning', 'for': '5m', keepFiringFor: '10m' },
       ArroyoInputStopped: {
         severity: 'critical',
         severityWithoutHistory: 'warning',
@@ -105,18 +105,32 @@
       jobErrorsWindow: '5m',
     },
 
-    // Baselines of the throughput rules. Every baseline is built from the median of
-    // `window` (a catch-up burst, a short outage or an odd batch under half of it does
-    // not move a median): the recent past is the median of the window that ended
-    // `recentOffset` ago; yesterday and last week are the lowest such median whose
-    // window is centred within half a window of the same time then (so traffic that
-    // starts or ends up to half an hour earlier than the day before is no drop).
+    // Baselines of the throughput rules (see mixin/README.md, "What the throughput alerts
+    // compare with"). Every baseline is built from the median of `window` (a catch-up
+    // burst, a short outage or an odd batch under half of it does not move a median);
+    // yesterday and the weeks before are the lowest such median whose window is centred
+    // within half a window of the same time then.
     baselines: {
       window: '1h',
-      recentOffset: '30m',
       // period - window: the medians recorded in [now - period, now - period + window]
       dayOffset: '23h',
-      weekOffset: '6d23h',
+      // one per week of history that votes on the usual shape of the week (the median
+      // of them, the lower of two); the first also serves ArroyoInputStopped
+      weekOffsets: ['6d23h', '13d23h', '20d23h'],
+      // today's level against each shape: the median input over `levelWindow`, ending
+      // `levelOffset` ago (a drop younger than that does not lower what is expected)
+      levelWindow: '3h',
+      levelOffset: '30m',
+      // today at more than this many times yesterday's level: yesterday's shape is left
+      // out when the weeks' shape exists (a weekday after a weekend day)
+      dayLevelIgnoredAbove: 3,
+      // the input now: its median over this window (one odd scrape does not count)
+      currentWindow: '5m',
+      // a job younger than a day: the median of the window that ended `recentOffset`
+      // ago; once alerting, it keeps firing while the input stays below the highest of
+      // those over `holdWindow`
+      recentOffset: '30m',
+      holdWindow: '3h',
     },
 
     // Arroyo's own metrics (the workers' counters and queue gauges), scraped as

@@ -58,31 +58,45 @@ local u = import '../lib/utils.libsonnet';
       {
         name: 'arroyo.alerts.throughput',
         rules: [
-          // Input below throughputDropRatio of the expected rate (see
-          // arroyo_job:input_messages_per_second:expected): the median of the same hour
-          // yesterday, the same hour last week and the recent past, or the lower of the
-          // two that exist for a job younger than a week. Because every baseline is a
-          // median of an hour, a catch-up burst after a restart does not raise it, and
-          // centred windows follow daily ramps (evenings, weekends) instead of lagging
-          // behind them. keep_firing_for keeps one drop one alert when the input hovers
-          // around the threshold.
+          // The input of the last minutes (arroyo_job:input_messages_per_second:median_current)
+          // below throughputDropRatio of the expected rate (…:expected: yesterday's and
+          // the weeks' shape of the day, each scaled by how today went in the hours
+          // before the last, the lower of the two; the recent past for a job younger
+          // than a day). Once firing, it keeps firing while the input stays below that
+          // share of the usual rate (…:usual, unscaled): a drop that lasts hours is one
+          // alert for all of it. keep_firing_for keeps one drop one alert when the input
+          // hovers around the threshold. $value is the input over the expected rate.
           u.alertRule(
             c,
             'ArroyoThroughputDrop',
             |||
+              arroyo_pipeline:input_messages_per_second:sum * 0
+              + on (%(job)s) group_left ()
               (
-                arroyo_pipeline:input_messages_per_second:sum
-                / on (%(job)s) group_left ()
-                (arroyo_job:input_messages_per_second:expected > %(min)s)
-              ) < %(ratio)s
+                (
+                  (
+                    arroyo_job:input_messages_per_second:median_current
+                    / (arroyo_job:input_messages_per_second:expected > %(min)s)
+                  ) < %(ratio)s
+                )
+                or
+                (
+                  (
+                    arroyo_job:input_messages_per_second:median_current
+                    / (arroyo_job:input_messages_per_second:usual > %(min)s)
+                  ) < %(ratio)s
+                  and on (%(job)s)
+                  ALERTS{alertname="ArroyoThroughputDrop", alertstate="firing"}
+                )
+              )
               and on (%(job)s)
               %(running)s
             ||| % { job: job, min: u.num(t.throughputMinRate), ratio: u.num(t.throughputDropRatio), running: running },
             'Input of Arroyo pipeline {{ $labels.pipeline_name }} has dropped',
             |||
               The sources of pipeline {{ $labels.pipeline_name }} (job {{ $labels.job_id }}) have read
-              {{ $value | humanizePercentage }} of the rate expected at this time (from the same time
-              yesterday, last week and the recent past) for %s.
+              {{ $value | humanizePercentage }} of the rate expected at this time (the usual shape of
+              the day, yesterday and in the weeks before, scaled to today's level) for %s.
             ||| % w('ArroyoThroughputDrop'),
           ),
           // Critical only when input usually flows at this time (at least

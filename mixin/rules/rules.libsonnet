@@ -74,24 +74,31 @@ local u = import '../lib/utils.libsonnet';
       min without (baseline) (%(metric)s)
     ||| % { metric: metric },
 
-    local baselines(record, source) = [
+    // A baseline per period of `periods` (label value: offset of the windows' ends):
+    // the lowest median of `source` whose window is centred within half a window of the
+    // same time then (traffic that starts up to half an hour earlier or later than then
+    // is no drop). And the recent past, for a job younger than the offset.
+    local baselines(record, source, periods) = [
       {
         record: record,
-        labels: { baseline: '1d' },
-        expr: 'min_over_time(%s[%s] offset %s)\n' % [source, b.window, b.dayOffset],
-      },
-      {
-        record: record,
-        labels: { baseline: '1w' },
-        expr: 'min_over_time(%s[%s] offset %s)\n' % [source, b.window, b.weekOffset],
-      },
-      // A job younger than the offset falls back to what it has.
+        labels: { baseline: p.name },
+        expr: 'min_over_time(%s[%s] offset %s)\n' % [source, b.window, p.offset],
+      }
+      for p in periods
+    ] + [
       {
         record: record,
         labels: { baseline: 'recent' },
         expr: '%(s)s offset %(o)s\nor\n%(s)s\n' % { s: source, o: b.recentOffset },
       },
     ],
+    local dayPeriod = [{ name: '1d', offset: b.dayOffset }],
+    local weekPeriods = [
+      { name: '%dw' % (i + 1), offset: b.weekOffsets[i] }
+      for i in std.range(0, std.length(b.weekOffsets) - 1)
+    ],
+    local weekNames = std.join('|', [p.name for p in weekPeriods]),
+    local rate = 'arroyo_job:input_messages_per_second',
 
     groups+: [
       {
@@ -153,11 +160,77 @@ local u = import '../lib/utils.libsonnet';
             record: 'arroyo_job:input_messages_per_second:median1h',
             expr: 'quantile_over_time(0.5, arroyo_job:input_messages_per_second:max[%s])\n' % b.window,
           },
-        ] + baselines('arroyo_job:input_messages_per_second:baseline',
-                      'arroyo_job:input_messages_per_second:median1h') + [
+          // The input of the last few minutes (a median: one odd scrape does not count).
           {
-            record: 'arroyo_job:input_messages_per_second:expected',
-            expr: expected('arroyo_job:input_messages_per_second:baseline'),
+            record: rate + ':median_current',
+            expr: 'quantile_over_time(0.5, %s:max[%s])\n' % [rate, b.currentWindow],
+          },
+        ] + baselines(rate + ':baseline', rate + ':median1h', dayPeriod + weekPeriods) + [
+          // The usual shape of the day from two sources: yesterday (`day`), and the same
+          // time of the week in the weeks before (`week`: the median of the weekly
+          // baselines, or the lower of two, so that one odd week, a holiday or an
+          // outage, is outvoted).
+          {
+            record: rate + ':seasonal',
+            labels: { baseline: 'day' },
+            expr: 'max without (baseline) (%s:baseline{baseline="1d"})\n' % rate,
+          },
+          {
+            record: rate + ':seasonal',
+            labels: { baseline: 'week' },
+            expr: expected('%s:baseline{baseline=~"%s"}' % [rate, weekNames]),
+          },
+          // How today compares with each shape, over the hours before the last one (a
+          // drop of the last hour does not lower it): the median input of those hours
+          // over the shape's median then. A holiday, a quiet evening or a busy morning
+          // scales what is expected for the next hour.
+          {
+            record: rate + ':level',
+            expr: |||
+              quantile_over_time(0.5, %(r)s:median1h[%(w)s] offset %(o)s)
+              / ignoring (baseline) group_right ()
+              (quantile_over_time(0.5, %(r)s:seasonal[%(w)s] offset %(o)s) > 0)
+            ||| % { r: rate, w: b.levelWindow, o: b.levelOffset },
+          },
+          // What ArroyoThroughputDrop expects now: each shape scaled by today's level
+          // (never above 1: a busy day or a shape lower on a ramp does not raise what is
+          // expected; without a level, the shape as it is), and of the two the lower one
+          // (input must fall below both to be a drop: a holiday that looks like
+          // yesterday's Sunday is none, nor a Monday that looks like last Monday). When
+          // today runs at more than dayLevelIgnoredAbove times yesterday (a weekday after
+          // a weekend day), yesterday says nothing and only the weeks' shape counts. A job
+          // younger than a day has neither: its recent past.
+          {
+            record: rate + ':expected',
+            expr: |||
+              min without (baseline) (
+                (
+                  %(r)s:seasonal * on (%(job)s, baseline) group_left () clamp_max(%(r)s:level, 1)
+                  or
+                  %(r)s:seasonal
+                )
+                unless on (%(job)s, baseline)
+                (
+                  (%(r)s:level{baseline="day"} > %(ignore)s)
+                  and on (%(job)s)
+                  %(r)s:seasonal{baseline="week"}
+                )
+              )
+              or
+              max without (baseline) (%(r)s:baseline{baseline="recent"})
+            ||| % { r: rate, job: jobKey, ignore: u.num(b.dayLevelIgnoredAbove) },
+          },
+          // What the input usually is at this time, unscaled: the higher of the shapes,
+          // or for a job younger than a day the highest recent past of the last
+          // `holdWindow`. Once ArroyoThroughputDrop fires it keeps firing while the input
+          // stays below this: a drop that lasts does not become the new normal.
+          {
+            record: rate + ':usual',
+            expr: |||
+              max without (baseline) (%(r)s:seasonal)
+              or
+              max without (baseline) (max_over_time(%(r)s:baseline{baseline="recent"}[%(h)s]))
+            ||| % { r: rate, h: b.holdWindow },
           },
           // Whether input flows (1) or not (0), and the share of the last hour it did.
           {
@@ -168,7 +241,9 @@ local u = import '../lib/utils.libsonnet';
             record: 'arroyo_job:input_active:ratio1h',
             expr: 'avg_over_time(arroyo_job:input_active:bool[%s])\n' % b.window,
           },
-        ] + baselines('arroyo_job:input_active:baseline', 'arroyo_job:input_active:ratio1h') + [
+        ] + baselines('arroyo_job:input_active:baseline',
+                      'arroyo_job:input_active:ratio1h',
+                      dayPeriod + weekPeriods[:1]) + [
           {
             record: 'arroyo_job:input_active:expected',
             expr: expected('arroyo_job:input_active:baseline'),
