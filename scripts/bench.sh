@@ -6,8 +6,9 @@
 #                                   the simulator, then the grpcio server with the bare
 #                                   fetch, the exporter and the Python baseline, an
 #                                   emulated round trip and the HTTP/2 window sweep) and
-#                                   at 10,000 subtasks (short, simulator only); about 20
-#                                   minutes
+#                                   at 10,000 subtasks (short, simulator only), and the
+#                                   fleet scale benchmark at 1, 100, 1,000 and 5,000 jobs
+#                                   (issue 18); about 25 minutes
 #        scripts/bench.sh short     the short runs the test command makes (a few minutes)
 #
 # Needs .tmp/venv with scripts/requirements-test.txt (grpcio, prometheus_client) for the
@@ -54,12 +55,12 @@ if [ "${BENCH_PIN:-1}" != 0 ] && command -v taskset >/dev/null; then
 fi
 
 # Build first (on every core), then measure.
-cargo bench --bench decode_render --bench scrape_e2e --no-run 2>&1 | tail -n 3
+cargo bench --bench decode_render --bench scrape_e2e --bench fleet --no-run 2>&1 | tail -n 3
 
 run() {
     echo "\$ $*" | tee -a "$log"
     "$@" 2>&1 | tee -a "$log" \
-        | grep -E '^(#|\||Largest |tests/interop/|Loopback:|Through a proxy|Bare fetch by|bench-target: |$)' \
+        | grep -E '^(#|\||Largest |tests/interop/|Loopback:|Through a proxy|Bare fetch by|Real binary, default|Ratios against|bench-target: |$)' \
         | cat -s | tee -a "$report"
 }
 
@@ -69,6 +70,8 @@ if [ "$mode" = full ]; then
     # At 10,000 subtasks the Python baseline would need minutes and gigabytes per
     # scrape: the comparison with it runs at 1,000 subtasks only.
     run env E2E_SUBTASKS=10000 BENCH_SHORT=1 E2E_INTEROP=0 E2E_TARGETS=0 cargo bench --bench scrape_e2e
+    # Fleet scale (issue 18): the real binary with default settings, 1 to 5,000 jobs.
+    run cargo bench --bench fleet
 else
     run ${pin[@]+"${pin[@]}"} cargo bench --bench decode_render -- --warm-up-time 0.2 --measurement-time 0.5 --sample-size 10
     run env BENCH_SHORT=1 cargo bench --bench scrape_e2e
