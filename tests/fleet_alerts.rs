@@ -132,9 +132,10 @@ async fn a_fleet_pages_only_for_the_stalled_job() {
     let scrape_configs = format!(
         "  - job_name: arroyo-exporter\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
     );
-    let prom = tokio::task::spawn_blocking(move || Prometheus::start(&scrape_configs, &rules, "15s"))
-        .await
-        .unwrap();
+    let prom =
+        tokio::task::spawn_blocking(move || Prometheus::start(&scrape_configs, &rules, "15s"))
+            .await
+            .unwrap();
     let rest_calls_at_start = state.total_rest_calls();
 
     let run = Duration::from_secs(minutes * 60);
