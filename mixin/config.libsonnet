@@ -65,6 +65,9 @@
       throughputDropRatio: 0.6,
       // …where the expected rate is above this (messages/s); slower pipelines are not judged.
       throughputMinRate: 1,
+      // …and it must fall below the expected rate by more than this many standard
+      // deviations of the input over the baseline window (noisy or sparse input dips often).
+      throughputDropNoiseBand: 3,
       // ArroyoInputStopped: "no input" is below this rate (messages/s)…
       inputStoppedRate: 0.01,
       // …and it only alerts when input usually flows at this time: at least this share of

@@ -62,7 +62,8 @@ local u = import '../lib/utils.libsonnet';
           // below throughputDropRatio of the expected rate (…:expected: yesterday's and
           // the weeks' shape of the day, each scaled by how today went in the hours
           // before the last, the lower of the two; the recent past for a job younger
-          // than a day). Once firing, it keeps firing while the input stays below that
+          // than a day), and deeper than throughputDropNoiseBand times the input's usual
+          // scatter (…:noise: sparse or noisy sources dip often). Once firing, it keeps firing while the input stays below that
           // share of the usual rate (…:usual, unscaled): a drop that lasts hours is one
           // alert for all of it. keep_firing_for keeps one drop one alert when the input
           // hovers around the threshold. $value is the input over the expected rate.
@@ -78,6 +79,10 @@ local u = import '../lib/utils.libsonnet';
                     arroyo_job:input_messages_per_second:median_current
                     / (arroyo_job:input_messages_per_second:expected > %(min)s)
                   ) < %(ratio)s
+                  and
+                  arroyo_job:input_messages_per_second:median_current
+                  < arroyo_job:input_messages_per_second:expected
+                  - %(band)s * arroyo_job:input_messages_per_second:noise
                 )
                 or
                 (
@@ -91,7 +96,7 @@ local u = import '../lib/utils.libsonnet';
               )
               and on (%(job)s)
               %(running)s
-            ||| % { job: job, min: u.num(t.throughputMinRate), ratio: u.num(t.throughputDropRatio), running: running },
+            ||| % { job: job, min: u.num(t.throughputMinRate), ratio: u.num(t.throughputDropRatio), band: u.num(t.throughputDropNoiseBand), running: running },
             'Input of Arroyo pipeline {{ $labels.pipeline_name }} has dropped',
             |||
               The sources of pipeline {{ $labels.pipeline_name }} (job {{ $labels.job_id }}) have read

@@ -161,6 +161,13 @@ local u = import '../lib/utils.libsonnet';
             expr: 'quantile_over_time(0.5, arroyo_job:input_messages_per_second:max[%s])\n' % b.window,
           },
           // The input of the last few minutes (a median: one odd scrape does not count).
+          // How much the input scatters from minute to minute: its standard deviation
+          // over `window`, ending `levelOffset` ago (a drop of the last minutes does not
+          // widen it). A drop must be deeper than `throughputDropNoiseBand` times this.
+          {
+            record: rate + ':noise',
+            expr: 'stddev_over_time(%s:max[%s] offset %s)\n' % [rate, b.window, b.levelOffset],
+          },
           {
             record: rate + ':median_current',
             expr: 'quantile_over_time(0.5, %s:max[%s])\n' % [rate, b.currentWindow],
@@ -220,17 +227,26 @@ local u = import '../lib/utils.libsonnet';
               max without (baseline) (%(r)s:baseline{baseline="recent"})
             ||| % { r: rate, job: jobKey, ignore: u.num(b.dayLevelIgnoredAbove) },
           },
-          // What the input usually is at this time, unscaled: the higher of the shapes,
-          // or for a job younger than a day the highest recent past of the last
-          // `holdWindow`. Once ArroyoThroughputDrop fires it keeps firing while the input
-          // stays below this: a drop that lasts does not become the new normal.
+          // What the input usually is at this time, unscaled: the lower shape (leaving
+          // out yesterday's as :expected does), or for a job younger than a day the
+          // highest recent past of the last `holdWindow`. Once ArroyoThroughputDrop fires
+          // it keeps firing while the input stays below this: a drop that lasts does not
+          // become the new normal.
           {
             record: rate + ':usual',
             expr: |||
-              max without (baseline) (%(r)s:seasonal)
+              min without (baseline) (
+                %(r)s:seasonal
+                unless on (%(job)s, baseline)
+                (
+                  (%(r)s:level{baseline="day"} > %(ignore)s)
+                  and on (%(job)s)
+                  %(r)s:seasonal{baseline="week"}
+                )
+              )
               or
               max without (baseline) (max_over_time(%(r)s:baseline{baseline="recent"}[%(h)s]))
-            ||| % { r: rate, h: b.holdWindow },
+            ||| % { r: rate, job: jobKey, h: b.holdWindow, ignore: u.num(b.dayLevelIgnoredAbove) },
           },
           // Whether input flows (1) or not (0), and the share of the last hour it did.
           {

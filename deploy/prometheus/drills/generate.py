@@ -50,6 +50,8 @@ ROOT = HERE.parents[2]
 sys.path.insert(0, str(HERE))
 
 import drills as drill_defs  # noqa: E402
+import nab  # noqa: E402
+import peer  # noqa: E402
 from series import D, clock  # noqa: E402
 
 RULES_DIR = ROOT / "deploy" / "prometheus" / "rules"
@@ -119,9 +121,10 @@ def q(s: str) -> str:
     return json.dumps(s, ensure_ascii=False)
 
 
-def header_lines(rule_dir_rel: str, order: list[str]) -> list[str]:
+def header_lines(rule_dir_rel: str, order: list[str], files: list[str] | None = None) -> list[str]:
     lines = ["rule_files:"]
-    lines += [f"  - {rule_dir_rel}/{f}" for f in RULE_FILES]
+    lines += [f"  - {f}" for f in files] if files else \
+        [f"  - {rule_dir_rel}/{f}" for f in RULE_FILES]
     lines += [f"evaluation_interval: {EVAL_INTERVAL}m",
               "# Recording rules first, as the alerts read their results.",
               "group_eval_order:"]
@@ -154,8 +157,8 @@ def probe_times(minutes: int) -> list[int]:
     return times
 
 
-def probe_file(group, order, rules_dir: Path) -> str:
-    lines = header_lines(str(rules_dir), order)
+def probe_file(group, order, rules_dir: Path, files: list[str] | None = None) -> str:
+    lines = header_lines(str(rules_dir), order, files)
     lines += ["tests:", f"  - name: {q(group.name)}", "    interval: 1m", "    input_series:"]
     lines += series_lines(group)
     lines.append("    promql_expr_test:")
@@ -509,7 +512,8 @@ def goal_failures(incidents, false_alerts) -> list[str]:
     return out
 
 
-def render_doc(groups, rules, incidents, false_alerts, runtime_note: str) -> str:
+def render_doc(groups, rules, incidents, false_alerts, runtime_note: str,
+               sections: list[str] = ()) -> str:
     drills = [d for g in groups for d in g.drills]
     rows = summary_rows(rules, incidents, false_alerts, drills)
     fails = goal_failures(incidents, false_alerts)
@@ -526,8 +530,10 @@ def render_doc(groups, rules, incidents, false_alerts, runtime_note: str) -> str
          "stale or an alert misses its goal.",
          "",
          "**Goal**: every incident caught within the alert's `for` plus two evaluation",
-         "intervals (here 2 minutes) of the moment the incident starts, and no alert",
-         "outside the windows a drill allows.",
+         "intervals (here 2 minutes) of the moment the incident starts (for",
+         "ArroyoThroughputDrop plus 3 minutes: it reads the median of the last 5",
+         "minutes, which shows a step after 3), and no alert outside the windows a",
+         "drill allows.",
          "An incident starts when the data first shows it: the first minute of a drop, of",
          "a stuck source, of failed scrapes; a restart loop when the third restart within",
          "30 minutes happens; stalled checkpoints when the newest checkpoint is overdue",
@@ -592,6 +598,7 @@ def render_doc(groups, rules, incidents, false_alerts, runtime_note: str) -> str
             elif not [f for f in fa if not f.learning]:
                 L.append("- no false alert")
             L.append("")
+    L += list(sections)
     L += ["## Known limits", "",
           "What the rules do not catch, or catch late, by design:",
           "",
@@ -600,13 +607,14 @@ def render_doc(groups, rules, incidents, false_alerts, runtime_note: str) -> str
           "  share of minutes with input is far below the 90 % ArroyoInputStopped wants,",
           "  and its median rate is 0.",
           "- A job younger than a week whose source stays quiet past its usual start in",
-          "  the morning: with two baselines the lower one counts, and the recent past",
-          "  (the quiet night) says no input is normal. With a week of history the",
-          "  median of three catches it.",
-          "- Drops within about an hour of a daily ramp are judged against the lowest",
-          "  level within half an hour of the same time the day before, so they are",
-          "  caught later or not at all if they stay above 60 % of it.",
-          "- For a job younger than a week, a drop that lasts more than about an hour",
+          "  the morning: yesterday's shape scaled to the quiet night expects little.",
+          "  With a week of history the weeks' shape catches it.",
+          "- A job younger than a week compares a weekend day with the weekday before",
+          "  (yesterday is its only shape): its first Saturday can look like a drop.",
+          "- A drop that comes slowly over hours (a decline of 30 % over six hours) lowers",
+          "  today's level with it and is no drop; a drop to a level seen yesterday at",
+          "  this time (a holiday that looks like a Sunday) is none either.",
+          "- For a job younger than a day, a drop that lasts longer than about three hours",
           "  becomes its recent past: ArroyoThroughputDrop resolves while the input is",
           "  still low (the *Arroyo / Pipeline* dashboard shows input against the",
           "  expected rate).",
@@ -629,19 +637,133 @@ def render_doc(groups, rules, incidents, false_alerts, runtime_note: str) -> str
 
 # ---------------------------------------------------------------- main
 
-def measure(runs, order, rules, rules_dir: Path, workdir: Path):
+def measure(runs, order, rules, rules_dir: Path, workdir: Path, files=None, extra=()):
+    """Runs every drill file's probe (and the callables of `extra`, e.g. the NAB replay,
+    in the same pool of promtool processes)."""
     def probe(run):
+        if callable(run):
+            return run()
         t0 = time.monotonic()
         p = workdir / f"probe-{run.name}.yml"
-        p.write_text(probe_file(run, order, rules_dir), encoding="utf-8")
+        p.write_text(probe_file(run, order, rules_dir, files), encoding="utf-8")
         timeline = parse_probe(run_promtool(p))
         if os.environ.get("DRILL_TIMES"):
             print(f"{run.name}: {time.monotonic() - t0:.1f} s", file=sys.stderr)
         return run, timeline, keytimes_for(run, timeline, rules)
 
-    workers = max(1, min(len(runs), int(os.environ.get("DRILL_JOBS", "2"))))
+    workers = max(1, min(len(runs) + len(extra), int(os.environ.get("DRILL_JOBS", "2"))))
     with cf.ThreadPoolExecutor(workers) as ex:
-        return list(ex.map(probe, runs))
+        # the longest first: the NAB replay
+        out = list(ex.map(probe, [*extra, *runs]))
+    return out[len(extra):], out[:len(extra)]
+
+
+def measure_peer(groups, peer_dir: Path, workdir: Path, traces: bool = True) -> None:
+    """Runs the peer on the throughput drills and the NAB traces (with traces=False,
+    keeps the traces' figures of peer-figures.json); writes its figures."""
+    files, porder = nab.peer_harness(peer_dir.resolve(), workdir)
+    pgroups = peer.throughput_groups(groups)
+    prules = [AlertRule(a, "warning", parse_duration(nab.PEER_FOR), 0) for a in nab.PEER_ALERTS]
+    runs = make_runs(pgroups)
+    results, extra = measure(runs, porder, prules, peer_dir, workdir, files=files,
+                             extra=(lambda: nab.run(None, peer_dir.resolve(), workdir),)
+                             if traces else ())
+    old = peer.load_figures() or {}
+    by_strategy_d, by_strategy_t = {}, {}
+    for alert, strat in peer.STRATEGIES.items():
+        incs, fas = [], []
+        for run, timeline, _kt in results:
+            view = Run(run.name, run.file, run.minutes, peer.peer_view(run.groups, alert))
+            inc, fa = judge(view, timeline, prules)
+            incs += inc
+            fas += fa
+        by_strategy_d[strat] = peer.drill_figures(
+            [d for r in runs for d in r.drills], incs, fas, (alert,))
+        by_strategy_t[strat] = peer.trace_figures(extra[0][alert]) if traces else \
+            old.get("traces", {}).get("by_strategy", {}).get(strat, {})
+    commit = (peer_dir / "COMMIT").read_text(encoding="utf-8").strip() \
+        if (peer_dir / "COMMIT").exists() else "unknown"
+    data = {"peer": peer.PEER_REPO, "commit": commit,
+            "harness": "deploy/prometheus/drills/nab.py peer_harness(): rules/adaptive.yml "
+                       "and rules/robust.yml fed the pipeline's input; a drop-only alert "
+                       f"on each strategy's lower band, for: {nab.PEER_FOR}",
+            "drills": {"by_strategy": by_strategy_d},
+            "traces": {"by_strategy": by_strategy_t}}
+    peer.FIGURES.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    print(f"wrote {peer.FIGURES.relative_to(ROOT)}", file=sys.stderr)
+
+
+def _fig_cells(f) -> list[str]:
+    if f is None:
+        return ["–", "–", "–", "–"]
+    incs = f["incidents"]
+    caught = sum(1 for i in incs if i["delay"] is not None)
+    delays = [i["delay"] for i in incs if i["delay"] is not None]
+    held = [i["held"] for i in incs if i["held"] is not None]
+    return [str(f["false_minutes"]),
+            f"{caught}/{len(incs)}" if incs else "–",
+            f"{peer.median(delays):g} min" if delays else ("missed" if incs else "–"),
+            f"{min(held):.0%}" if held else "–"]
+
+
+def comparison(ours_drills, ours_traces, figures) -> list[str]:
+    """The sections of docs/alerts.md on real traffic and on the peer."""
+    L = []
+    if ours_traces is not None:
+        L += ["## Real traffic: NAB traces", "",
+              "Five series of the Numenta Anomaly Benchmark (`deploy/prometheus/drills/nab/`,",
+              "MIT licence; its README names the commit and the conversion), each the input",
+              "of one pipeline, in UTC, one sample and one evaluation every 2 minutes, judged",
+              "from the ninth day on. NAB's labelled anomaly windows are allowed (an alert",
+              "there, or up to 30 minutes after, is neither required nor false); the January",
+              "2015 blizzard in nyc_taxi (26 Jan 20:00 – 27 Jan 17:00 UTC, the hours when",
+              "taxi rides were below half of the weeks before) must be caught. The goal:",
+              "no alert minute outside the windows, the blizzard caught and kept firing",
+              "for at least 90 % of it. `generate.py` replays the traces with the drills;",
+              "the seven months of nyc_taxi run as six segments side by side (each starting",
+              "22 days before the part it judges, longer than any look-back of the rules).",
+              "",
+              "| trace | false-alert minutes (first) | alert minutes inside NAB windows | required incident: first firing, delay, kept firing |",
+              "|---|---|---|---|"]
+        for name, f in ours_traces.items():
+            inc = "; ".join(
+                f"{i['what']}: {i['first'] or 'missed'}"
+                + (f", {i['delay']} min, {i['held']:.0%}" if i["delay"] is not None else "")
+                for i in f["incidents"]) or "–"
+            first = f" ({f['first_false']})" if f["first_false"] else ""
+            L.append(f"| {name} | {f['false_minutes']}{first} | {f['window_minutes']} | {inc} |")
+        L.append("")
+    if figures:
+        strats = list(figures["drills"]["by_strategy"])
+        L += [f"## Beside {figures['peer']}", "",
+              f"The same drill runner with the adaptive and robust strategies of",
+              f"[{figures['peer']}](https://github.com/{figures['peer']}) (Apache-2.0), commit",
+              f"`{figures['commit']}`: its rule files fed the pipeline's input (the source",
+              f"operators' output) and one drop-only alert per strategy on its lower band,",
+              f"`for: {nab.PEER_FOR}` (the harness is `nab.py`, `peer_harness()`; the peer's",
+              "rules are read from a folder given to `generate.py --peer-rules`, never copied",
+              "here). Its figures are stored in `deploy/prometheus/drills/peer-figures.json`;",
+              "`generate.py --check` holds our rules to them: no more false-alert minutes",
+              "than either strategy, median detection delay at most 5 minutes slower than",
+              "either one's where it caught the incident, every incident caught, and kept",
+              "firing at least 90 % of every incident of an hour or more.",
+              "Throughput incidents are ArroyoThroughputDrop and ArroyoInputStopped's for us,",
+              "the drop alert's for the peer; learning-window alerts are not counted.",
+              "",
+              "Per drill and trace: false-alert minutes / incidents caught / median delay /",
+              "kept firing (worst incident).", "",
+              "| drill or trace | ours | " + " | ".join(f"peer {s}" for s in strats) + " |",
+              "|---|---|" + "---|" * len(strats)]
+        rows = [(n, f, {s: figures["drills"]["by_strategy"][s].get(n) for s in strats})
+                for n, f in ours_drills.items()]
+        if ours_traces is not None:
+            rows += [(n, f, {s: figures["traces"]["by_strategy"][s].get(n) for s in strats})
+                     for n, f in ours_traces.items()]
+        for n, f, p in rows:
+            cells = [" / ".join(_fig_cells(f))] + [" / ".join(_fig_cells(p[s])) for s in strats]
+            L.append(f"| {n} | " + " | ".join(cells) + " |")
+        L.append("")
+    return L
 
 
 def main() -> int:
@@ -653,6 +775,10 @@ def main() -> int:
     ap.add_argument("--report-only", action="store_true",
                     help="print the summary table and missed goals; write nothing")
     ap.add_argument("--only", help="regular expression: run only the matching drill groups")
+    ap.add_argument("--peer-rules", type=Path,
+                    help="measure grafana/promql-anomaly-detection from this folder (its "
+                         "rules/*.yml and a file COMMIT) on the throughput drills and the "
+                         "NAB traces and write peer-figures.json (see peer.py)")
     args = ap.parse_args()
     if not shutil.which("promtool"):
         print("promtool not found (Debian package prometheus)", file=sys.stderr)
@@ -664,7 +790,15 @@ def main() -> int:
         groups = [g for g in groups if re.search(args.only, g.name)]
     runs = make_runs(groups)
     with tempfile.TemporaryDirectory(prefix="drills-") as tmp:
-        results = measure(runs, order, rules, args.rules.resolve(), Path(tmp))
+        if args.peer_rules:
+            measure_peer(groups, args.peer_rules, Path(tmp),
+                         traces=not os.environ.get("PEER_KEEP_TRACES"))
+        replay = () if args.only else (
+            lambda: nab.run(args.rules.resolve(), None, Path(tmp),
+                            keep_for(rules, "ArroyoThroughputDrop"))["ours"],)
+        results, extra = measure(runs, order, rules, args.rules.resolve(), Path(tmp),
+                                 extra=replay)
+    nab_results = extra[0] if extra else None
     incidents, false_alerts = [], []
     for group, timeline, _kt in results:
         inc, fa = judge(group, timeline, rules)
@@ -673,6 +807,22 @@ def main() -> int:
     fails = goal_failures(incidents, false_alerts)
     elapsed = time.monotonic() - started
     drills = [d for g in groups for d in g.drills]
+    figures = peer.load_figures()
+    ours_drills = peer.drill_figures(
+        [d for g in peer.throughput_groups(groups) for d in g.drills], incidents,
+        false_alerts, drill_defs.THROUGHPUT_ALERTS)
+    fails += peer.goal_failures(ours_drills, (figures or {}).get("drills"),
+                                lambda i: None if i["end"] is None else i["end"] - i["start"])
+    if nab_results is not None:
+        ours_traces = peer.trace_figures(nab_results)
+        fails += peer.goal_failures(ours_traces, (figures or {}).get("traces"),
+                                    lambda i: 60)  # every required NAB incident lasts hours
+        for name, f in ours_traces.items():
+            if f["false_minutes"]:
+                fails.append(f"{name}: {f['false_minutes']} false-alert minutes outside NAB's "
+                             f"windows (first {f['first_false']})")
+    else:
+        ours_traces = None
     if args.report_only:
         print("\n".join(summary_table(summary_rows(rules, incidents, false_alerts, drills))))
         for f in fails:
@@ -689,7 +839,8 @@ def main() -> int:
         outputs[ROOT / group.file] = drill_file(group, order, kt, timeline)
     note = (f"The drills are {len(drills)} exporter targets in {len(runs)} promtool tests "
             f"covering {sum(r.minutes for r in runs) // D} days of one-minute samples.")
-    outputs[DOC] = render_doc(groups, rules, incidents, false_alerts, note)
+    outputs[DOC] = render_doc(groups, rules, incidents, false_alerts, note,
+                              comparison(ours_drills, ours_traces, figures))
     stale = []
     for path, text in outputs.items():
         if args.check:

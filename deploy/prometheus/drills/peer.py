@@ -118,3 +118,29 @@ def load_figures() -> dict | None:
     if not FIGURES.exists():
         return None
     return json.loads(FIGURES.read_text(encoding="utf-8"))
+
+
+def extract(git_dir: Path, out: Path) -> None:
+    """Writes the peer's rules/adaptive.yml and rules/robust.yml and a file COMMIT from a
+    bare git repository (e.g. a mirror of the peer) into `out`, outside the checkout."""
+    import subprocess
+    out.mkdir(parents=True, exist_ok=True)
+    git = ["git", f"--git-dir={git_dir}"]
+    commit = subprocess.run(git + ["rev-parse", "HEAD"], capture_output=True, text=True,
+                            check=True).stdout.strip()
+    for f in ("adaptive.yml", "robust.yml"):
+        text = subprocess.run(git + ["show", f"{commit}:rules/{f}"], capture_output=True,
+                              text=True, check=True).stdout
+        (out / f).write_text(text, encoding="utf-8")
+    (out / "COMMIT").write_text(commit + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    import argparse
+    ap = argparse.ArgumentParser(description="extract the peer's rules for --peer-rules")
+    ap.add_argument("git_dir", type=Path, help="bare git repository of the peer")
+    ap.add_argument("out", type=Path, help="folder to write (outside the repository)")
+    a = ap.parse_args()
+    extract(a.git_dir, a.out)
+    print(f"peer rules in {a.out}; run: python3 deploy/prometheus/drills/generate.py "
+          f"--peer-rules {a.out}")
