@@ -29,12 +29,14 @@
 # themselves run without a network (--network none; the exporter joins the simulator's
 # namespace, as compose's network_mode: service:arroyo does) and talk over loopback.
 #
-# Installs, idempotently: Debian packages podman, runc, mmdebstrap; podman-compose from
+# Installs, idempotently: Debian packages podman, runc, mmdebstrap and CNI's dnsname
+# plugin (golang-github-containernetworking-plugin-dnsname); podman-compose from
 # PyPI into .tmp/container/compose-venv.
 # Ends with "container: N passed, M failed", exits non-zero when anything failed, and
 # removes the containers and images it made (the base tar stays cached).
 #
 # Environment: REFRESH_BASE=1 remakes the cached base tar (Debian updates);
+# CARGO_BUILD=0 takes the binaries in target/release as they are (no cargo build);
 # KEEP=1 leaves the containers and images for a look.
 set -uo pipefail
 
@@ -108,6 +110,12 @@ for pair in podman:podman runc:runc mmdebstrap:mmdebstrap; do
     exit 1
   }
 done
+# CNI's dnsname plugin: the compose stack's services find each other by name with it.
+if [ ! -x /usr/lib/cni/dnsname ]; then
+  log "installing Debian package golang-github-containernetworking-plugin-dnsname"
+  apt_install golang-github-containernetworking-plugin-dnsname \
+    || echo "cannot install the CNI dnsname plugin: the compose stack's names will not resolve" >&2
+fi
 PODMAN=(podman --runtime runc)
 ULIMITS=(--ulimit nofile=4096:4096 --ulimit nproc=4096:4096)
 echo "podman:     $(podman --version) (runtime: runc $(runc --version 2>/dev/null | head -1 | awk '{print $3}'))"
@@ -151,7 +159,10 @@ image_bytes() { "${PODMAN[@]}" image inspect --format '{{.Size}}' "$1"; }
 # commands, the same release profile.
 log "release binaries (cargo build --release, as the Dockerfile's builder stages)"
 t0=$SECONDS
-if cargo build --release --locked --bin arroyo-exporter \
+if [ "${CARGO_BUILD:-1}" = 0 ]; then
+  echo "CARGO_BUILD=0: the binaries in target/release as they are"
+  ls -l target/release/arroyo-exporter target/release/arroyo-exporter-sim || exit 1
+elif cargo build --release --locked --bin arroyo-exporter \
    && cargo build --release --locked -p arroyo-sim --bin arroyo-exporter-sim; then
   ok "cargo build --release of arroyo-exporter and arroyo-exporter-sim ($((SECONDS - t0)) s)"
 else
@@ -181,8 +192,10 @@ DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives
 APT::Update::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb || true"; };
 Acquire::Languages "none";
 EOF
+# shellcheck disable=SC2016  # "$1" is the hook's argument (the new root), not ours
 MMDEBSTRAP_ARGS=(
   --variant=minbase
+  --format=tar
   --hook-dir=/usr/share/mmdebstrap/hooks/merged-usr
   --dpkgopt='path-exclude=/usr/share/man/*'
   --dpkgopt='path-exclude=/usr/share/info/*'
@@ -192,6 +205,8 @@ MMDEBSTRAP_ARGS=(
   --dpkgopt='path-include=/usr/share/doc/*/copyright'
   --dpkgopt='path-exclude=/usr/share/lintian/*'
   --customize-hook="upload $TMP/apt-container.conf /etc/apt/apt.conf.d/90container"
+  # the caches apt made before the settings above (its own clean-up no longer sees them)
+  --customize-hook='rm -f "$1"/var/cache/apt/*.bin'
 )
 recipe=$(printf '%s\n' "$DEBIAN_RELEASE" "${MMDEBSTRAP_ARGS[@]}" | cat - "$TMP/apt-container.conf" \
   | sha256sum | cut -c1-12)
@@ -267,16 +282,19 @@ check "the image keeps USER 10001, the ENTRYPOINT and the HEALTHCHECK (docker fo
 # Both containers as Kubernetes runs them (deploy/kubernetes: readOnlyRootFilesystem,
 # no privilege escalation, no capabilities), without the tmpfs podman adds to
 # read-only containers by default. No network but loopback.
+# podman's output (the container id, and its complaints that there is no systemd to time
+# health checks with: `podman healthcheck run` runs them here) goes to podman-run.log.
 RUN=("${PODMAN[@]}" run -d "${ULIMITS[@]}" --read-only --read-only-tmpfs=false
   --cap-drop=ALL --security-opt=no-new-privileges)
+run_quiet() { "$@" >>"$TMP/podman-run.log" 2>&1 || { tail -n 5 "$TMP/podman-run.log"; return 1; }; }
 
 log "start the simulator and the exporter"
 made_containers+=("$SIM_C" "$EXPORTER_C" "$PROBE_C")
-check "start the simulator container" "${RUN[@]}" --name "$SIM_C" --network none "$SIM_IMAGE" \
+check "start the simulator container" run_quiet "${RUN[@]}" --name "$SIM_C" --network none "$SIM_IMAGE" \
   --arroyo-release=main --scenario=steady \
   --api-listen=127.0.0.1:5115 --rpc-listen=127.0.0.1:5116 --admin-listen=127.0.0.1:5114
 check "start the exporter container (in the simulator's network namespace)" \
-  "${RUN[@]}" --name "$EXPORTER_C" --network "container:$SIM_C" "$EXPORTER_IMAGE" \
+  run_quiet "${RUN[@]}" --name "$EXPORTER_C" --network "container:$SIM_C" "$EXPORTER_IMAGE" \
   --web.listen-address=0.0.0.0:9731 --controller.endpoint=http://127.0.0.1:5116 \
   --api.endpoint=http://127.0.0.1:5115 --admin.endpoint=http://127.0.0.1:5114
 
@@ -338,7 +356,7 @@ healthcheck() {  # healthcheck CONTAINER: podman healthcheck run, its word and s
 check "HEALTHCHECK passes on the running exporter" healthcheck "$EXPORTER_C"
 # An exporter listening on another port without HEALTHCHECK_PORT: the probe finds
 # nothing on 9731 and the container is unhealthy; with HEALTHCHECK_PORT it passes.
-"${RUN[@]}" --name "$PROBE_C" --network none "$EXPORTER_IMAGE" \
+run_quiet "${RUN[@]}" --name "$PROBE_C" --network none "$EXPORTER_IMAGE" \
   --web.listen-address=127.0.0.1:9740 >/dev/null
 wait_listening() {
   local i
@@ -358,13 +376,13 @@ probe_fails_then_passes() {
   [ $rc -eq 0 ]
 }
 check "HEALTHCHECK fails when the exporter does not answer on HEALTHCHECK_PORT" probe_fails_then_passes
-"${PODMAN[@]}" rm -f -t 0 "$PROBE_C" >/dev/null 2>&1
+"${PODMAN[@]}" rm -f -t 0 "$PROBE_C" >/dev/null 2>>"$TMP/podman-run.log"
 
 log "SIGTERM"
 stop_is_clean() {
   local t0 t1 ms code
   t0=$(date +%s%N)
-  "${PODMAN[@]}" stop -t 10 "$EXPORTER_C" >/dev/null
+  "${PODMAN[@]}" stop -t 10 "$EXPORTER_C" >/dev/null 2>>"$TMP/podman-run.log"
   t1=$(date +%s%N)
   ms=$(((t1 - t0) / 1000000))
   code=$("${PODMAN[@]}" inspect --format '{{.State.ExitCode}}' "$EXPORTER_C")
@@ -462,7 +480,10 @@ prom_query() {
     | python3 -c 'import json, sys; r = json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else "none")'
 }
 compose_scraped() {
-  PROM_ADDR=$("${PODMAN[@]}" port "$RUN_ID-prometheus-1" 9090/tcp 2>/dev/null | head -1)
+  local prom
+  prom=$("${PODMAN[@]}" ps --filter "label=io.podman.compose.project=$RUN_ID" \
+    --filter label=com.docker.compose.service=prometheus --format '{{.Names}}' | head -1)
+  PROM_ADDR=$("${PODMAN[@]}" port "$prom" 9090/tcp 2>/dev/null | head -1)
   [ -n "$PROM_ADDR" ] || { echo "Prometheus publishes no port"; return 1; }
   local i up="" arroyo_up="" am=""
   for i in $(seq 1 40); do
@@ -474,6 +495,12 @@ compose_scraped() {
     sleep 1
   done
   echo "after ${i} s: up{job=\"arroyo-exporter\"} = ${up:-none}, arroyo_up = ${arroyo_up:-none}, active Alertmanagers: ${am:-none}"
+  if [ "$up" != 1 ]; then
+    curl -sf --max-time 5 "http://$PROM_ADDR/api/v1/targets" | python3 -c '
+import json, sys
+for t in json.load(sys.stdin)["data"]["activeTargets"]:
+    print("target", t["scrapeUrl"], t["health"], t.get("lastError", ""))'
+  fi
   [ "$up" = 1 ] && [ "$arroyo_up" = 1 ] && [ "$am" = 1 ]
 }
 log "compose stack (podman-compose, deploy/compose/compose.yml)"
