@@ -2,6 +2,7 @@
 //! [`MetricsSource`], shared with concurrent scrapes, with series older than the
 //! maximum sample age dropped. Also decides `arroyo_up`: whether the source answered.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use futures::stream::{self, StreamExt};
@@ -32,15 +33,23 @@ impl Scraper {
     ) -> JobMetricsRun {
         let concurrency = self.cfg.scrape.concurrency;
         let has_state = self.rest.is_some();
+        let not_asked = AtomicUsize::new(0);
+        let not_asked = &not_asked;
         let fetches = stream::iter(jobs)
             .map(|(job, pipeline)| async move {
                 // A job whose state is known and does not run has no live metrics; with
                 // a static list and no API, the sample age is the guard.
                 let runs = !has_state || job.state.is_empty() || state_runs(&job.state);
-                let metrics = if runs {
-                    self.fetch_job(&job, deadline).await
-                } else {
+                let metrics = if !runs {
                     MetricsOutcome::Skipped
+                } else if Instant::now() >= deadline {
+                    // Past the deadline no new call starts: each would run on its own
+                    // task, outside the concurrency bound (thousands at once for a large
+                    // fleet), for an answer this scrape no longer waits for.
+                    not_asked.fetch_add(1, Ordering::Relaxed);
+                    MetricsOutcome::Failed(ErrorKind::Timeout)
+                } else {
+                    self.fetch_job(&job, deadline).await
                 };
                 JobSnapshot {
                     job,
@@ -50,6 +59,14 @@ impl Scraper {
             })
             .buffer_unordered(concurrency);
         let mut snapshots: Vec<JobSnapshot> = fetches.collect().await;
+        let not_asked = not_asked.load(Ordering::Relaxed);
+        if not_asked > 0 {
+            tracing::warn!(
+                jobs = not_asked,
+                hint = "raise scrape.timeout and Prometheus' scrape_timeout together, or scrape.concurrency if the controller keeps up",
+                "scrape deadline reached before these jobs' metrics were asked for"
+            );
+        }
 
         let mut attempted = 0usize;
         let mut answered_any = false;
