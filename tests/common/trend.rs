@@ -15,10 +15,13 @@
 //!    single step (and a ramp inside a short window is indistinguishable from a leak).
 //! 2. **Floor.** Every sample is replaced by the minimum of itself and its two
 //!    neighbours on each side (`FLOOR_HALF_WIDTH`; an erosion, in image-processing
-//!    terms). Real samples carry short upward spikes (a buffer still held when the
-//!    sample was read: +700 KiB on one sample in ten in the soak) that say nothing about
-//!    leaks; a leak raises the floor as much as the samples, and a step stays a step (it
-//!    only moves by two samples).
+//!    terms), then by the minimum of itself and every later sample. Real samples carry
+//!    upward excursions that say nothing about leaks: a buffer still held when the
+//!    sample was read (+700 KiB on one sample in ten), or held across rounds for a
+//!    while depending on timing (+800 KiB for many samples in a row). The floor is
+//!    what the process holds for good from then on: a leak raises it as much as the
+//!    samples, a step up stays a step, and growth given back later (the allocator
+//!    trimming) is not counted.
 //! 3. **A line with one free step.** A plain least-squares slope is moved by a step
 //!    inside the window: a step of height h in the middle of a window of length L reads
 //!    as a slope of about 1.5·h/L (4 MB over 500 scrapes: 12 KiB per scrape, far above
@@ -265,7 +268,11 @@ pub fn judge(
     max_step: f64,
 ) -> Growth {
     let window_start = samples.len() / 2;
-    let floor = floor(samples, FLOOR_HALF_WIDTH).split_off(window_start);
+    let mut floor = floor(samples, FLOOR_HALF_WIDTH).split_off(window_start);
+    // What the process still holds at the end: each point no higher than any later one.
+    for i in (0..floor.len().saturating_sub(1)).rev() {
+        floor[i].1 = floor[i].1.min(floor[i + 1].1);
+    }
     Growth {
         what,
         unit,
@@ -551,9 +558,11 @@ mod tests {
     }
 
     /// Resident sizes (KiB) of real soak runs of the exporter (debug build, 1,000
-    /// scrapes, a sample every 20): quiet, busy (load 5–6), and under a CPU hog (load
-    /// 15, where the floor crept up by 330 KiB and was trimmed back below its start).
-    const REAL_RUNS: [[u32; 50]; 3] = [
+    /// scrapes, a sample every 20): quiet, busy (load 5–6), under a CPU hog (load 15,
+    /// where the floor crept up by 330 KiB and was trimmed back below its start), and
+    /// one that sits on a level 800 KiB higher for many samples in a row, then stays
+    /// there (a buffer held between rounds, depending on timing).
+    const REAL_RUNS: [[u32; 50]; 4] = [
         [
             32264, 32296, 32292, 33052, 32300, 32504, 33256, 32484, 32500, 32484, 32532, 32548,
             32548, 32544, 32552, 32544, 32560, 32568, 32572, 32588, 32616, 32556, 33352, 32592,
@@ -575,6 +584,13 @@ mod tests {
             33744, 33720, 33748, 33796, 33804, 33832, 33832, 34044, 33332, 34048, 33328, 33320,
             34024, 34008,
         ],
+        [
+            32424, 32428, 32488, 32488, 33268, 32452, 32460, 32464, 33292, 33336, 33300, 32476,
+            32476, 32476, 33344, 32480, 32480, 33356, 32484, 33252, 33392, 33364, 33260, 32492,
+            33412, 33292, 33392, 33456, 33300, 32740, 33428, 33312, 33460, 33368, 33432, 33412,
+            32628, 33328, 33408, 33388, 33264, 33264, 33392, 33452, 33520, 33504, 33264, 33264,
+            33504, 33264,
+        ],
     ];
 
     fn real_run(i: usize) -> Vec<(f64, f64)> {
@@ -590,7 +606,11 @@ mod tests {
         for i in 0..REAL_RUNS.len() {
             let g = rss(&real_run(i));
             assert!(g.holds(), "run {i}: {g}");
-            for leak in [0.75, 1.0] {
+            // Run 2 gave back 500 KiB late in the window, which hides that much growth
+            // (memory given back is not counted as leaked): there a leak shows from 1.5
+            // KiB per scrape.
+            let leaks: &[f64] = if i == 2 { &[1.5, 2.0] } else { &[0.75, 1.0] };
+            for &leak in leaks {
                 let g = rss(&with_leak(&real_run(i), leak));
                 assert!(!g.holds(), "run {i} with {leak} KiB/scrape: {g}");
             }
