@@ -88,7 +88,7 @@ local u = import '../lib/utils.libsonnet';
                 (
                   (
                     arroyo_job:input_messages_per_second:median_current
-                    / (arroyo_job:input_messages_per_second:usual > %(min)s)
+                    / arroyo_job:input_messages_per_second:usual
                   ) < %(ratio)s
                   and on (%(job)s)
                   ALERTS{alertname="ArroyoThroughputDrop", alertstate="firing"}

@@ -55,8 +55,14 @@ TRACES = [
 # The blizzard of 26-27 January 2015: from 15:00 New York time on the 26th taxi rides
 # fall below half of the same hours of the weeks before (the city closed its roads at
 # 23:00) and stay far below until about noon of the 27th.
+# The Twitter files share a collection outage: from 07:02:53 to 09:07:53 UTC on 11 March
+# 2015 every count is 0 (the collector counted nothing for two hours; NAB does not label
+# it). For a pipeline that is a source that stops: it must be caught.
+OUTAGE = ("2015-03-11 07:00", "2015-03-11 09:10", "the collection outage of 11 March")
 REQUIRED = {
     "nab-nyc-taxi": [("2015-01-26 20:00", "2015-01-27 17:00", "the January 2015 blizzard")],
+    **{t: [OUTAGE] for t in ("nab-tweets-aapl", "nab-tweets-amzn", "nab-tweets-goog",
+                             "nab-tweets-fb")},
 }
 
 
