@@ -17,11 +17,12 @@ from conftest import ROOT
 COMPAT_DOC = ROOT / "docs" / "arroyo-compat.md"
 
 # Spelled in pieces so that this file does not match its own patterns.
+UPSTREAM = "COMPAT" + ".md"
 OUTSIDE_CHECKOUT = re.compile("|".join([
     re.escape(".." + "/shared"),
-    re.escape("shared/arroyo/" + "COMPAT.md"),
+    re.escape("shared/arroyo/" + UPSTREAM),
     # The upstream sheet's bare name (upper case); ours is docs/arroyo-compat.md.
-    r"(?<![\w/-])" + re.escape("COMPAT" + ".md"),
+    r"(?<![\w/-])" + re.escape(UPSTREAM),
 ]))
 
 # The only file allowed to mention the upstream fact sheet.
@@ -72,9 +73,9 @@ def test_no_tracked_file_points_outside_the_checkout():
 
 
 @pytest.mark.parametrize("line, hit", [
-    ("from `" + ".." + "/shared/arroyo/COMPAT.md`, so", True),
-    ("(see `shared/arroyo/" + "COMPAT.md`)", True),
-    ("/// Job states (" + "COMPAT.md, Decisions)", True),
+    ("from `" + ".." + "/shared/arroyo/" + UPSTREAM + "`, so", True),
+    ("(see `shared/arroyo/" + UPSTREAM + "`)", True),
+    ("/// Job states (" + UPSTREAM + ", Decisions)", True),
     ("see ../" + "shared/fixtures", True),
     ("/// Job states (docs/arroyo-compat.md, Decisions)", False),
     ("[`docs/arroyo-compat.md`](arroyo-compat.md)", False),
