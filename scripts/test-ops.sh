@@ -148,7 +148,7 @@ run_check() {  # run_check NAME COMMAND...
 shopt -s nullglob
 rule_files=(deploy/prometheus/rules/*.yml)
 rule_tests=(deploy/prometheus/tests/*.yml)
-shell_scripts=(scripts/test.sh scripts/test-ops.sh scripts/test-security.sh scripts/fuzz.sh scripts/bench.sh deploy/docker/healthcheck.sh deploy/kubernetes/helm/post-renderer.sh)
+shell_scripts=(scripts/test.sh scripts/test-ops.sh scripts/test-container.sh scripts/test-security.sh scripts/fuzz.sh scripts/bench.sh deploy/docker/healthcheck.sh deploy/kubernetes/helm/post-renderer.sh)
 
 run_check "promtool check rules" promtool check rules "${rule_files[@]}"
 run_check "promtool test rules" promtool test rules "${rule_tests[@]}"
