@@ -147,7 +147,8 @@ local g = import 'lib.libsonnet';
           [
             g.target('max by (collector) (arroyo_exporter_api_calls_per_second_limit{%s})' % fi, 'budget {{collector}}'),
             g.target('sum(rate(arroyo_exporter_upstream_requests_total{%s, source="api"}[$__rate_interval]))' % fi,
-                     'API calls made'),
+                     'API calls made',
+                     ref='B'),
           ],
         ), 8, 8),
 

@@ -60,6 +60,11 @@ EXPORTER_METRICS = {
     "arroyo_exporter_upstream_errors_total",
     "arroyo_exporter_upstream_requests_total",
     "arroyo_exporter_stale_series_dropped_total",
+    # issue 18: when the budgeted collectors read each job, their budgets and periods
+    "arroyo_exporter_job_read_timestamp_seconds",
+    "arroyo_exporter_read_timestamp_seconds",
+    "arroyo_exporter_api_calls_per_second_limit",
+    "arroyo_exporter_refresh_period_seconds",
     "process_cpu_seconds_total",
     "process_resident_memory_bytes",
     "process_open_fds",
