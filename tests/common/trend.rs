@@ -62,8 +62,8 @@ use std::fmt;
 
 /// The soak's memory bound: resident memory may grow by at most 512 KiB per 1,000 scrapes
 /// (0.5 KiB per scrape) over the judged half. A leak of 1 KiB per scrape (1 MiB per
-/// 1,000) crosses it twice over; the fitted slope of a flat run scatters by about
-/// ±150 KiB per 1,000 under ±100 KiB jitter and by ±45 under ±30.
+/// 1,000) crosses it twice over; with the soak's settings real runs fit +50 to +150
+/// (docs/reliability.md), and the tests below pin both sides.
 pub const RSS_BOUND_KIB_PER_1000: f64 = 512.0;
 
 /// The largest single step of resident memory the soak lets pass, as a share of the
