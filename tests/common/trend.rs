@@ -617,6 +617,38 @@ mod tests {
         }
     }
 
+    fn fds(samples: &[(f64, f64)]) -> Growth {
+        judge("open fds", "fds", samples, FDS_BOUND_PER_1000, FDS_MAX_STEP)
+    }
+
+    #[test]
+    fn descriptors_leaking_fail_and_steps_and_spikes_pass() {
+        let base = |f: &dyn Fn(f64, usize) -> f64| -> Vec<(f64, f64)> {
+            xs(1000, 50)
+                .into_iter()
+                .enumerate()
+                .map(|(i, x)| (x, 43.0 + f(x, i)))
+                .collect()
+        };
+        // One descriptor left behind every 100 scrapes.
+        let g = fds(&base(&|x, _| (x / 100.0).floor()));
+        assert!(!g.holds(), "{g}");
+        // One every 50 scrapes, from scrape 600 only.
+        let g = fds(&base(&|x, _| ((x - 600.0).max(0.0) / 50.0).floor()));
+        assert!(!g.holds(), "{g}");
+        // Connections open for a while (spikes of 2) and one more kept from scrape 700
+        // on; or three more from 900 on: spikes and steps.
+        let g = fds(&base(&|x, i| {
+            f64::from(u8::from(i % 7 == 3)) * 2.0 + if x >= 700.0 { 1.0 } else { 0.0 }
+        }));
+        assert!(g.holds(), "{g}");
+        let g = fds(&base(&|x, _| if x >= 900.0 { 3.0 } else { 0.0 }));
+        assert!(g.holds(), "{g}");
+        // A connection per client kept at once is a step over the bound.
+        let g = fds(&base(&|x, _| if x >= 800.0 { 20.0 } else { 0.0 }));
+        assert!(!g.holds(), "{g}");
+    }
+
     #[test]
     fn a_leak_in_steps_of_pages_fails() {
         // 1 KiB per scrape, the resident size moving a whole 64 KiB at a time.
