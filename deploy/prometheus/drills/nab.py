@@ -148,16 +148,18 @@ def traces() -> list[Trace]:
 
 # ---------------------------------------------------------------- replay
 
-# Which alerts fire, 32 evaluations per query: every firing alert series gets the sum of
-# 2^(evaluation index mod 32) over the evaluations of the last 32 it fired at.
-PROBE_EVALS = 32
+# Which alerts fire, 16 evaluations per query: every firing alert series gets the sum of
+# 2^(evaluation index mod 32) over the evaluations of the last 16 it fired at (the
+# subquery may include a 17th; mod 32 keeps its bit apart).
+PROBE_EVALS = 16
+PROBE_MOD = 32
 
 
 def probe_expr(alerts: tuple[str, ...]) -> str:
     sel = "|".join(alerts)
     span = PROBE_EVALS * STEP
     return (f'sum_over_time((ALERTS{{alertstate="firing", alertname=~"{sel}"}} * 2 ^ '
-            f'((time() / {STEP * 60}) % {PROBE_EVALS}))[{span}m:{STEP}m])')
+            f'((time() / {STEP * 60}) % {PROBE_MOD}))[{span}m:{STEP}m])')
 
 
 def trace_series(tr: Trace) -> list[tuple[str, str]]:
@@ -219,7 +221,7 @@ def parse_probe(out: str) -> dict[str, set[int]]:
             bits = int(float(sm.group(2)))
             for k in range(PROBE_EVALS):
                 minute = t - k * STEP
-                if minute >= 0 and bits >> ((minute // STEP) % PROBE_EVALS) & 1:
+                if minute >= 0 and bits >> ((minute // STEP) % PROBE_MOD) & 1:
                     fired.setdefault(labels.get("instance", ""), set()).add(minute)
     return fired
 
@@ -306,7 +308,7 @@ def replay(traces_: list[Trace], rule_files: list[str], order: list[str],
             bits = int(float(sm.group(2)))
             for k in range(PROBE_EVALS):
                 minute = t - k * STEP
-                if minute < 0 or not bits >> ((minute // STEP) % PROBE_EVALS) & 1:
+                if minute < 0 or not bits >> ((minute // STEP) % PROBE_MOD) & 1:
                     continue
                 tm = seg.offset + minute
                 if seg.judged[0] <= tm < seg.judged[1]:
