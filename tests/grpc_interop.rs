@@ -350,12 +350,18 @@ async fn scrape_once_with(cfg: Config, headers: &[(&str, &str)]) -> (Scrape, Opt
 /// scraped the same world through different controllers:
 /// * `arroyo_exporter_collector_duration_seconds`: wall time of each collector in that
 ///   scrape;
+/// * `arroyo_exporter_job_read_timestamp_seconds`, `arroyo_exporter_read_timestamp_seconds`:
+///   when each exporter read the API, by its own clock;
 /// * `process_*` (not `arroyo_*` anyway): the test process's memory, CPU and file
 ///   descriptors, start time.
 ///
 /// Everything else, including the exporter's own call and error counters, the build
 /// info and the scrape counter, must be the same line for line.
-const DIFFERING: [&str; 1] = ["arroyo_exporter_collector_duration_seconds"];
+const DIFFERING: [&str; 3] = [
+    "arroyo_exporter_collector_duration_seconds",
+    "arroyo_exporter_job_read_timestamp_seconds",
+    "arroyo_exporter_read_timestamp_seconds",
+];
 
 /// The `arroyo_*` sample lines of a scrape, sorted, minus [`DIFFERING`].
 fn comparable(body: &str) -> Vec<String> {
