@@ -166,8 +166,9 @@ local g = import 'lib.libsonnet';
         g.panel(g.timeseries(
           'Pipeline input, output and expected input',
           'Messages per second read by the sources (input) and received by the sinks '
-          + '(output), and the input rate ArroyoThroughputDrop expects at this time (from '
-          + 'the same time yesterday, last week and the recent past).',
+          + '(output), and the input rate ArroyoThroughputDrop expects at this time: the '
+          + "usual shape of the day (yesterday's, and the median of the same time 1-3 weeks "
+          + "ago) scaled to today's level; the recent past for a job younger than a day).",
           'short',
           [
             g.target('sum(max by (job_id) (arroyo_pipeline:input_messages_per_second:sum{%s}))' % f,

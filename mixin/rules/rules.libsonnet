@@ -164,9 +164,15 @@ local u = import '../lib/utils.libsonnet';
           // How much the input scatters from minute to minute: its standard deviation
           // over `window`, ending `levelOffset` ago (a drop of the last minutes does not
           // widen it). A drop must be deeper than `throughputDropNoiseBand` times this.
+          // A job younger than `levelOffset` has no such window yet: its noise counts as
+          // 0 and the ratio alone judges (as for any job before issue 19).
           {
             record: rate + ':noise',
-            expr: 'stddev_over_time(%s:max[%s] offset %s)\n' % [rate, b.window, b.levelOffset],
+            expr: |||
+              stddev_over_time(%(r)s:max[%(w)s] offset %(o)s)
+              or
+              %(r)s:max * 0
+            ||| % { r: rate, w: b.window, o: b.levelOffset },
           },
           {
             record: rate + ':median_current',

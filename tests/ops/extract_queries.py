@@ -64,6 +64,11 @@ EMPTY_WHEN_HEALTHY = {
 EMPTY_RECORDS = {
     ("arroyo_job:input_messages_per_second:baseline", "1d"): "needs a day of history",
     ("arroyo_job:input_messages_per_second:baseline", "1w"): "needs a week of history",
+    ("arroyo_job:input_messages_per_second:baseline", "2w"): "needs two weeks of history",
+    ("arroyo_job:input_messages_per_second:baseline", "3w"): "needs three weeks of history",
+    ("arroyo_job:input_messages_per_second:seasonal", "day"): "needs a day of history",
+    ("arroyo_job:input_messages_per_second:seasonal", "week"): "needs a week of history",
+    ("arroyo_job:input_messages_per_second:level", None): "scales a seasonal shape: needs a day",
     ("arroyo_job:input_active:baseline", "1d"): "needs a day of history",
     ("arroyo_job:input_active:baseline", "1w"): "needs a week of history",
     **{(r, None): "reads Arroyo's own worker metrics, which the simulator does not serve"
