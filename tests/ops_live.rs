@@ -80,6 +80,38 @@ const SETTLE: Duration = Duration::from_secs(12);
 /// "against its own recent past" rules compare with. It also sets how long
 /// ArroyoOperatorBackpressure (5 min average above 0.5 at 0.8-0.95) takes: ~1.3 x this.
 const WARM_UP: Duration = Duration::from_secs(30);
+/// The warm-up of the throughput-drop pair: ArroyoThroughputDrop compares the median of
+/// the last 5 minutes with the median of the hour (a job this young has nothing older),
+/// so the steady past must outweigh the first minutes of the drop in that hour.
+const DROP_WARM_UP: Duration = Duration::from_secs(200);
+
+/// Switches every pair whose warm-up (counted from `first_scrape`) is over and that has
+/// not switched yet, noting its scenario job and when it switched.
+fn switch_due(
+    pairs: &[Pair],
+    first_scrape: Instant,
+    scenario_jobs: &mut BTreeMap<&'static str, String>,
+    switch_at: &mut BTreeMap<&'static str, Instant>,
+) {
+    for (case, pair) in CASES.iter().zip(&pairs[1..]) {
+        assert_eq!(case.scenario, pair.scenario);
+        if !switch_at.contains_key(case.scenario)
+            && first_scrape.elapsed() >= warm_up(case.scenario)
+        {
+            scenario_jobs.insert(case.scenario, pair.switch(case.scenario));
+            switch_at.insert(case.scenario, Instant::now());
+        }
+    }
+}
+
+/// How long `scenario` runs steady before its switch.
+fn warm_up(scenario: &str) -> Duration {
+    if scenario == "throughput-drop" {
+        DROP_WARM_UP
+    } else {
+        WARM_UP
+    }
+}
 /// How long after its switch a scenario's alerts may take to become pending. The
 /// slowest is checkpoints-stalled (~115 s: the newest checkpoint's age must exceed
 /// max(3 x interval, 2 min)); the whole test takes about 2.5 minutes.
@@ -722,10 +754,15 @@ fn dashboards_and_rules_against_live_binaries() {
     std::thread::sleep(WARM_UP.saturating_sub(first_scrape.elapsed()));
     let switched = Instant::now();
     let mut scenario_jobs: BTreeMap<&str, String> = BTreeMap::new();
-    for (case, pair) in CASES.iter().zip(&pairs[1..]) {
-        assert_eq!(case.scenario, pair.scenario);
-        scenario_jobs.insert(case.scenario, pair.switch(case.scenario));
-    }
+    // When each scenario switched; a pair with a longer warm-up switches in the loop.
+    let mut switch_at: BTreeMap<&str, Instant> = BTreeMap::new();
+    switch_due(&pairs, first_scrape, &mut scenario_jobs, &mut switch_at);
+    let last_switch = CASES
+        .iter()
+        .map(|c| warm_up(c.scenario))
+        .max()
+        .unwrap_or(WARM_UP)
+        .saturating_sub(WARM_UP);
     let by_instance: BTreeMap<String, &str> = pairs
         .iter()
         .map(|p| (p.instance.clone(), p.scenario))
@@ -737,9 +774,14 @@ fn dashboards_and_rules_against_live_binaries() {
     // Tolerated consequences: description -> (first, last) time seen.
     let mut tolerated_seen: BTreeMap<String, (u64, u64)> = BTreeMap::new();
     loop {
-        let t = switched.elapsed().as_secs();
+        switch_due(&pairs, first_scrape, &mut scenario_jobs, &mut switch_at);
         for ((instance, name, job, _), (state, labels)) in active_alerts(&prom) {
             let scenario = by_instance.get(&instance).copied().unwrap_or("?");
+            let t = switch_at
+                .get(scenario)
+                .unwrap_or(&switched)
+                .elapsed()
+                .as_secs();
             let case = CASES.iter().find(|c| c.scenario == scenario);
             let is_scenario_job = scenario_jobs.get(scenario) == Some(&job);
             let right_job = job.is_empty() || is_scenario_job;
@@ -780,7 +822,7 @@ fn dashboards_and_rules_against_live_binaries() {
             .flat_map(|c| c.expect.iter().map(move |e| (c.scenario, *e)))
             .filter(|k| !seen.contains_key(k))
             .count();
-        if missing == 0 || switched.elapsed() > SCENARIO_DEADLINE {
+        if missing == 0 || switched.elapsed() > SCENARIO_DEADLINE + last_switch {
             break;
         }
         for p in &mut pairs {
