@@ -15,7 +15,8 @@
 #     podman-compose from PyPI (.tmp/container/compose-venv).
 # Then: cargo fmt, clippy, the Rust tests, the rules/dashboards/deployment checks,
 # cargo deny, every fuzz target for FUZZ_SECONDS (15 s), and a short benchmark run.
-# About 35-45 min on 2 cores from a cold machine; 15-25 min with a warm cache.
+# About 40-50 min on a quiet 2-core machine from a cold one (57 min with three CPU hogs
+# for most of the run); less with a warm cache.
 #
 # Usage: scripts/test.sh                 (everything)
 #        SKIP_INSTALL=1 scripts/test.sh  (tools already installed)
