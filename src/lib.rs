@@ -9,6 +9,8 @@
 //! The simulated Arroyo the tests run against is a separate crate (`crates/arroyo-sim`),
 //! not part of this library.
 
+#![forbid(unsafe_code)]
+
 pub mod arroyo;
 pub mod clusters;
 pub mod config;

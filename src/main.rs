@@ -1,5 +1,7 @@
 //! `arroyo-exporter`: flags → config → logging → serve. Nothing else lives here.
 
+#![forbid(unsafe_code)]
+
 use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
