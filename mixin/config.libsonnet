@@ -45,7 +45,7 @@
       ArroyoJobNotRunning: { severity: 'critical', 'for': '10m', keepFiringFor: '' },
       ArroyoJobFailed: { severity: 'critical', 'for': '2m', keepFiringFor: '' },
       ArroyoJobRestartLoop: { severity: 'critical', 'for': '5m', keepFiringFor: '' },
-      ArroyoThroughputDrop: { severity: 'warning', 'for': '5m', keepFiringFor: '10m' },
+      ArroyoThroughputDrop: { severity: 'warning', 'for': '3m', keepFiringFor: '10m' },
       ArroyoInputStopped: {
         severity: 'critical',
         severityWithoutHistory: 'warning',
@@ -65,9 +65,12 @@
       throughputDropRatio: 0.6,
       // …where the expected rate is above this (messages/s); slower pipelines are not judged.
       throughputMinRate: 1,
-      // …and it must fall below the expected rate by more than this many standard
-      // deviations of the input over the baseline window (noisy or sparse input dips often).
-      throughputDropNoiseBand: 3,
+      // …and it must fall below the expected rate by more than this many times the
+      // input's scatter (…:noise, see baselines.noiseSpan; noisy or sparse input dips often).
+      throughputDropNoiseBand: 4,
+      // …and below this share of its own recent past (the median of the hour that ended
+      // `recentOffset` ago): a drop is a fall, not a day that runs below its usual shape.
+      throughputDropRecentRatio: 0.6,
       // ArroyoInputStopped: "no input" is below this rate (messages/s)…
       inputStoppedRate: 0.01,
       // …and it only alerts when input usually flows at this time: at least this share of
@@ -127,6 +130,9 @@
       // today at more than this many times yesterday's level: yesterday's shape is left
       // out when the weeks' shape exists (a weekday after a weekend day)
       dayLevelIgnoredAbove: 3,
+      // the scatter a drop must exceed: the median over this span of the hourly
+      // scatters of the input (hours ending `levelOffset` ago or earlier)
+      noiseSpan: '3h',
       // the input now: its median over this window (one odd scrape does not count)
       currentWindow: '5m',
       // a job younger than a day: the median of the window that ended `recentOffset`

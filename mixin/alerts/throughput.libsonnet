@@ -13,6 +13,23 @@ local u = import '../lib/utils.libsonnet';
     local targetJobKey = u.labels(c, c.targetLabels + ['job_id']),
     local running = '(arroyo_job_state{%s} == 1)' % m('arroyo_job_state="Running"'),
     local stopped = c.alerts.ArroyoInputStopped,
+    local recent = 'max without (baseline) (arroyo_job:input_messages_per_second:baseline{baseline="recent"})',
+
+    // A drop is a fall: the input is also below throughputDropRecentRatio of its own
+    // recent past, and by more than the noise band (null: no such check, a source that
+    // fails to ramp up as it usually does is a drop too).
+    local fall = if t.throughputDropRecentRatio == null then '' else |||
+
+      and
+      arroyo_job:input_messages_per_second:median_current < %(ratio)s * %(recent)s
+      and
+      arroyo_job:input_messages_per_second:median_current
+      < %(recent)s - %(band)s * arroyo_job:input_messages_per_second:noise
+    ||| % {
+      ratio: u.num(t.throughputDropRecentRatio),
+      recent: recent,
+      band: u.num(t.throughputDropNoiseBand),
+    },
 
     // The input stopped while input usually flows at this time; `history` selects the
     // jobs with (or without) a seasonal baseline.
@@ -82,7 +99,7 @@ local u = import '../lib/utils.libsonnet';
                   and
                   arroyo_job:input_messages_per_second:median_current
                   < arroyo_job:input_messages_per_second:expected
-                  - %(band)s * arroyo_job:input_messages_per_second:noise
+                  - %(band)s * arroyo_job:input_messages_per_second:noise%(fall)s
                 )
                 or
                 (
@@ -96,7 +113,7 @@ local u = import '../lib/utils.libsonnet';
               )
               and on (%(job)s)
               %(running)s
-            ||| % { job: job, min: u.num(t.throughputMinRate), ratio: u.num(t.throughputDropRatio), band: u.num(t.throughputDropNoiseBand), running: running },
+            ||| % { job: job, min: u.num(t.throughputMinRate), ratio: u.num(t.throughputDropRatio), band: u.num(t.throughputDropNoiseBand), fall: std.strReplace(std.rstripChars(fall, '\n'), '\n', '\n    '), running: running },
             'Input of Arroyo pipeline {{ $labels.pipeline_name }} has dropped',
             |||
               The sources of pipeline {{ $labels.pipeline_name }} (job {{ $labels.job_id }}) have read

@@ -161,22 +161,35 @@ local u = import '../lib/utils.libsonnet';
             expr: 'quantile_over_time(0.5, arroyo_job:input_messages_per_second:max[%s])\n' % b.window,
           },
           // The input of the last few minutes (a median: one odd scrape does not count).
-          // How much the input scatters from minute to minute: its standard deviation
-          // over `window`, ending `levelOffset` ago (a drop of the last minutes does not
-          // widen it). A drop must be deeper than `throughputDropNoiseBand` times this.
-          // A job younger than `levelOffset` has no such window yet: its noise counts as
-          // 0 and the ratio alone judges (as for any job before issue 19).
           {
-            record: rate + ':noise',
+            record: rate + ':median_current',
+            expr: 'quantile_over_time(0.5, %s:max[%s])\n' % [rate, b.currentWindow],
+          },
+          // How much that median moves in `currentWindow`: a steady ramp of the day moves
+          // it evenly and adds no scatter, noise does.
+          {
+            record: rate + ':median_current_change',
+            expr: '%(r)s:median_current - %(r)s:median_current offset %(w)s\n' % { r: rate, w: b.currentWindow },
+          },
+          // How much the input scatters: the standard deviation of those changes over
+          // `window`, ending `levelOffset` ago (a drop of the last minutes does not widen
+          // it), over 1.4142, the square root of 2 (a change is the difference of two
+          // scattered medians). A
+          // job younger than that has no such window yet: 0, and the ratios alone judge.
+          {
+            record: rate + ':noise1h',
             expr: |||
-              stddev_over_time(%(r)s:max[%(w)s] offset %(o)s)
+              stddev_over_time(%(r)s:median_current_change[%(w)s] offset %(o)s) / 1.4142
               or
               %(r)s:max * 0
             ||| % { r: rate, w: b.window, o: b.levelOffset },
           },
+          // The scatter a drop must exceed (`throughputDropNoiseBand` times this): the
+          // median of those hourly scatters over `noiseSpan`, so that neither one calm
+          // hour nor one burst decides it.
           {
-            record: rate + ':median_current',
-            expr: 'quantile_over_time(0.5, %s:max[%s])\n' % [rate, b.currentWindow],
+            record: rate + ':noise',
+            expr: 'quantile_over_time(0.5, %s:noise1h[%s])\n' % [rate, b.noiseSpan],
           },
         ] + baselines(rate + ':baseline', rate + ':median1h', dayPeriod + weekPeriods) + [
           // The usual shape of the day from two sources: yesterday (`day`), and the same

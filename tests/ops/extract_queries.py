@@ -69,6 +69,8 @@ EMPTY_RECORDS = {
     ("arroyo_job:input_messages_per_second:seasonal", "day"): "needs a day of history",
     ("arroyo_job:input_messages_per_second:seasonal", "week"): "needs a week of history",
     ("arroyo_job:input_messages_per_second:level", None): "scales a seasonal shape: needs a day",
+    ("arroyo_job:input_messages_per_second:median_current_change", None):
+        "the change over the current window: needs that much history (5 minutes)",
     ("arroyo_job:input_active:baseline", "1d"): "needs a day of history",
     ("arroyo_job:input_active:baseline", "1w"): "needs a week of history",
     **{(r, None): "reads Arroyo's own worker metrics, which the simulator does not serve"

@@ -55,6 +55,12 @@ import peer  # noqa: E402
 from series import D, clock  # noqa: E402
 
 RULES_DIR = ROOT / "deploy" / "prometheus" / "rules"
+# Goals known to be missed, each tracked by an open issue: listed ("goal-listed:" lines,
+# which scripts/test.sh reports as NOT met) instead of failing the check. Every other
+# goal fails it. Issue 19: on nab-tweets-amzn the peer's adaptive strategy was pending
+# while the interpolated counts fell before the outage of 11 March began; ours fires
+# 8 minutes into it, one evaluation past the peer's 2 minutes + 5.
+KNOWN_UNMET = ("nab-tweets-amzn: median delay",)
 RULE_FILES = ("arroyo-recording.yml", "arroyo-alerts.yml")
 DOC = ROOT / "docs" / "alerts.md"
 EVAL_INTERVAL = 1  # minutes
@@ -714,6 +720,8 @@ def measure_peer(groups, peer_dir: Path, workdir: Path, traces: bool = True) -> 
                        f"on each strategy's lower band, for: {nab.PEER_FOR}",
             "drills": {"by_strategy": by_strategy_d},
             "traces": {"by_strategy": by_strategy_t}}
+    if "previous_rules" in old:  # our rules before issue 19, measured once: kept
+        data["previous_rules"] = old["previous_rules"]
     peer.FIGURES.write_text(json.dumps(data, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     print(f"wrote {peer.FIGURES.relative_to(ROOT)}", file=sys.stderr)
 
@@ -806,7 +814,20 @@ def comparison(ours_drills, ours_traces, figures) -> list[str]:
             cells = [" / ".join(_fig_cells(f))] + [" / ".join(_fig_cells(p[s])) for s in strats]
             L.append(f"| {n} | " + " | ".join(cells) + " |")
         L.append("")
+    import tradeoff  # here: tradeoff.py imports this module
+    L += tradeoff.section(tradeoff.load())
     return L
+
+
+def tradeoff_stale(ours_drills, ours_traces) -> bool:
+    """Whether tradeoff-figures.json's defaults row differs from this run's figures."""
+    import tradeoff
+    trade = tradeoff.load()
+    if not trade or ours_traces is None:
+        return False
+    now = tradeoff.summary(ours_drills, ours_traces)
+    row = next((v for v in trade["variants"] if v["name"] == "defaults"), None)
+    return row is None or {k: row[k] for k in now} != now
 
 
 def main() -> int:
@@ -856,25 +877,20 @@ def main() -> int:
         false_alerts, drill_defs.THROUGHPUT_ALERTS)
     fails += peer.goal_failures(ours_drills, (figures or {}).get("drills"),
                                 lambda i: None if i["end"] is None else i["end"] - i["start"])
-    # Real-traffic precision (issue 19: no false-alert minutes outside NAB's windows, no
-    # more than the peer's) is not met yet on the Twitter traces: those goals are listed
-    # ("goal-listed:" lines, which scripts/test.sh reports as NOT met), not fatal. Every
-    # other goal on the traces (required incidents caught, kept firing, delay against the
-    # peer) and every goal of the synthetic drills fails the check.
-    listed = []
     if nab_results is not None:
         ours_traces = peer.trace_figures(nab_results)
-        for f in peer.goal_failures(ours_traces, (figures or {}).get("traces"),
-                                    lambda i: 60):  # every required NAB incident lasts hours
-            (listed if "false-alert minutes" in f else fails).append(f)
+        fails += peer.goal_failures(ours_traces, (figures or {}).get("traces"),
+                                    lambda i: 60)  # every required NAB incident lasts hours
         for name, f in ours_traces.items():
             if f["false_minutes"]:
-                listed.append(f"{name}: {f['false_minutes']} false-alert minutes outside "
-                              f"NAB's windows (first {f['first_false']})")
+                fails.append(f"{name}: {f['false_minutes']} false-alert minutes outside "
+                             f"NAB's windows (first {f['first_false']})")
     else:
         ours_traces = None
+    listed = [f for f in fails if f.startswith(KNOWN_UNMET)]
+    fails = [f for f in fails if f not in listed]
     for f in listed:
-        print(f"goal-listed: real traffic (issue 19): {f}")
+        print(f"goal-listed: alert drills (issue 19): {f}")
     if args.report_only:
         print("\n".join(summary_table(summary_rows(rules, incidents, false_alerts, drills))))
         for f in fails:
@@ -901,6 +917,9 @@ def main() -> int:
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
+    if tradeoff_stale(ours_drills, ours_traces):
+        stale.append("deploy/prometheus/drills/tradeoff-figures.json (its defaults row "
+                     "differs from the shipped rules: run tradeoff.py)")
     if not args.check:
         for old in HERE.glob("*.test.yml"):
             if old not in outputs:
