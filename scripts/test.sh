@@ -90,11 +90,9 @@ step "cargo fmt --check" cargo fmt --all -- --check
 step "cargo clippy --all-targets -D warnings" \
     cargo clippy --workspace --all-targets --locked -- -D warnings
 
-# The simulator's binary belongs to another package (crates/arroyo-sim): cargo does not
-# build it for the exporter's tests, so build it first; tests/ops_live.rs runs it from
-# the same target directory as the exporter's binary.
-step "build the simulator binary" cargo build --locked -p arroyo-sim --bin arroyo-exporter-sim
-
+# The simulator's binary (crates/arroyo-sim) is built by its own integration test
+# (crates/arroyo-sim/tests/cli.rs) in the same cargo run and target directory as the
+# exporter's, with the same dependency builds; tests/ops_live.rs runs it from there.
 # tests/ops_live.rs (live binaries, a real Prometheus, every alert scenario) spends about
 # six minutes mostly waiting for alerts to fire: it runs beside the rules and dashboards
 # checks below instead of before them (its timings allow for a busy machine), and the

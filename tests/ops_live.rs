@@ -39,11 +39,11 @@ const SIM_BIN_NAME: &str = "arroyo-exporter-sim";
 
 /// The simulator's binary. It belongs to another package of the workspace
 /// (`crates/arroyo-sim`), so cargo neither builds it for this test nor gives its path
-/// (`CARGO_BIN_EXE_*` covers this package's binaries only). The test command builds it
-/// first (scripts/test.sh: `cargo build -p arroyo-sim --bin arroyo-exporter-sim`, a no-op
-/// when it is up to date), into the same target directory and profile as the exporter's
-/// binary, where this finds it; `$ARROYO_SIM_BIN` names another one. Missing: the test
-/// fails with the command to run.
+/// (`CARGO_BIN_EXE_*` covers this package's binaries only). `cargo test --workspace`
+/// builds it for the simulator's own integration test (crates/arroyo-sim/tests/cli.rs),
+/// into the same target directory and profile as the exporter's binary, where this finds
+/// it; `$ARROYO_SIM_BIN` names another one. Missing (e.g. `cargo test -p
+/// arroyo-exporter`): the test fails with the command to run.
 fn sim_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("ARROYO_SIM_BIN") {
         let p = PathBuf::from(p);
