@@ -174,8 +174,8 @@ local u = import '../lib/utils.libsonnet';
           // How much the input scatters: the standard deviation of those changes over
           // `window`, ending `levelOffset` ago (a drop of the last minutes does not widen
           // it), over 1.4142, the square root of 2 (a change is the difference of two
-          // scattered medians). A
-          // job younger than that has no such window yet: 0, and the ratios alone judge.
+          // scattered medians). A job younger than that has no such window yet: 0, and
+          // the ratios alone judge.
           {
             record: rate + ':noise1h',
             expr: |||

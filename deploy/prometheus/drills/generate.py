@@ -689,6 +689,16 @@ def measure(runs, order, rules, rules_dir: Path, workdir: Path, files=None, extr
     return out[len(extra):], out[:len(extra)]
 
 
+def judge_all(results, rules):
+    """(incidents, false alerts) of every run `measure` returned."""
+    incidents, false_alerts = [], []
+    for group, timeline, _kt in results:
+        inc, fa = judge(group, timeline, rules)
+        incidents += inc
+        false_alerts += fa
+    return incidents, false_alerts
+
+
 def measure_peer(groups, peer_dir: Path, workdir: Path, traces: bool = True) -> None:
     """Runs the peer on the throughput drills and the NAB traces (with traces=False,
     keeps the traces' figures of peer-figures.json); writes its figures."""
@@ -863,11 +873,7 @@ def main() -> int:
         results, extra = measure(runs, order, rules, args.rules.resolve(), Path(tmp),
                                  extra=replay)
     nab_results = extra[0] if extra else None
-    incidents, false_alerts = [], []
-    for group, timeline, _kt in results:
-        inc, fa = judge(group, timeline, rules)
-        incidents += inc
-        false_alerts += fa
+    incidents, false_alerts = judge_all(results, rules)
     fails = goal_failures(incidents, false_alerts)
     elapsed = time.monotonic() - started
     drills = [d for g in groups for d in g.drills]

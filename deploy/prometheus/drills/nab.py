@@ -166,9 +166,10 @@ def traces() -> list[Trace]:
     labels = json.loads((NAB_DIR / "labels.json").read_text(encoding="utf-8"))
     out = [load(d, labels) for d in TRACES]
     tweets = [d for d in TRACES if d.nab_key.startswith("realTweets/")]
+    gaps = collection_gaps(tweets)
     for tr in out:
         if tr.d in tweets:
-            for a, b in collection_gaps(tweets):
+            for a, b in gaps:
                 w = (tr.minute(a), tr.minute(b))
                 if not any(s <= w[1] and w[0] <= e for s, e, _ in tr.required):
                     tr.windows.append(w)

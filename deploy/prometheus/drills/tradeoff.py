@@ -86,11 +86,7 @@ def measure_variant(override: str, workdir: Path) -> dict:
     results, extra = generate.measure(
         runs, order, rules, rules_dir, workdir,
         extra=(lambda: nab.run(rules_dir, None, workdir, keep)["ours"],))
-    incidents, false_alerts = [], []
-    for group, timeline, _kt in results:
-        inc, fa = generate.judge(group, timeline, rules)
-        incidents += inc
-        false_alerts += fa
+    incidents, false_alerts = generate.judge_all(results, rules)
     drill_figs = peer.drill_figures([d for g in groups for d in g.drills], incidents,
                                     false_alerts, drill_defs.THROUGHPUT_ALERTS)
     return summary(drill_figs, peer.trace_figures(extra[0]))
