@@ -71,6 +71,11 @@
       // …and below this share of its own recent past (the median of the hour that ended
       // `recentOffset` ago): a drop is a fall, not a day that runs below its usual shape.
       throughputDropRecentRatio: 0.6,
+      // A collapse (input below this share of the expected rate and of the recent past)
+      // starts the alert past a narrower band: throughputCollapseNoiseBand times the
+      // scatter. null: no such test.
+      throughputCollapseRatio: 0.25,
+      throughputCollapseNoiseBand: 3,
       // ArroyoInputStopped: "no input" is below this rate (messages/s)…
       inputStoppedRate: 0.01,
       // …and it only alerts when input usually flows at this time: at least this share of

@@ -15,21 +15,47 @@ local u = import '../lib/utils.libsonnet';
     local stopped = c.alerts.ArroyoInputStopped,
     local recent = 'max without (baseline) (arroyo_job:input_messages_per_second:baseline{baseline="recent"})',
 
-    // A drop is a fall: the input is also below throughputDropRecentRatio of its own
-    // recent past, and by more than the noise band (null: no such check, a source that
-    // fails to ramp up as it usually does is a drop too).
-    local fall = if t.throughputDropRecentRatio == null then '' else |||
+    // One test of a drop: the input of the last minutes below `ratio` of the expected
+    // rate and more than `band` times its scatter below it. A drop is a fall: the input
+    // is also below `ratio` of its own recent past (throughputDropRecentRatio, or the
+    // lower of the two), and by more than the band (throughputDropRecentRatio null: no
+    // such check, a source that fails to ramp up as it usually does is a drop too).
+    local dropTest(ratio, band) =
+      local fall = if t.throughputDropRecentRatio == null then '' else |||
+        and
+        arroyo_job:input_messages_per_second:median_current < %(ratio)s * %(recent)s
+        and
+        arroyo_job:input_messages_per_second:median_current
+        < %(recent)s - %(band)s * arroyo_job:input_messages_per_second:noise
+      ||| % {
+        ratio: u.num(std.min(ratio, t.throughputDropRecentRatio)),
+        recent: recent,
+        band: u.num(band),
+      };
+      |||
+        (
+          arroyo_job:input_messages_per_second:median_current
+          / (arroyo_job:input_messages_per_second:expected > %(min)s)
+        ) < %(ratio)s
+        and
+        arroyo_job:input_messages_per_second:median_current
+        < arroyo_job:input_messages_per_second:expected
+        - %(band)s * arroyo_job:input_messages_per_second:noise
+        %(fall)s
+      ||| % { min: u.num(t.throughputMinRate), ratio: u.num(ratio), band: u.num(band), fall: std.rstripChars(fall, '\n') },
 
-      and
-      arroyo_job:input_messages_per_second:median_current < %(ratio)s * %(recent)s
-      and
-      arroyo_job:input_messages_per_second:median_current
-      < %(recent)s - %(band)s * arroyo_job:input_messages_per_second:noise
-    ||| % {
-      ratio: u.num(t.throughputDropRecentRatio),
-      recent: recent,
-      band: u.num(t.throughputDropNoiseBand),
-    },
+    // The tests ArroyoThroughputDrop starts on: a drop below throughputDropRatio deeper
+    // than throughputDropNoiseBand scatters, or a collapse below
+    // throughputCollapseRatio, which needs only throughputCollapseNoiseBand scatters (a
+    // fall that deep is rarely the input's own dip, and the wide band would hold it
+    // back until the input is almost at zero).
+    local dropStart =
+      local main = dropTest(t.throughputDropRatio, t.throughputDropNoiseBand);
+      if t.throughputCollapseRatio == null then main else
+        '(\n%s)\nor\n(\n%s)\n' % [
+          u.indent(main, 2),
+          u.indent(dropTest(t.throughputCollapseRatio, t.throughputCollapseNoiseBand), 2),
+        ],
 
     // The input stopped while input usually flows at this time; `history` selects the
     // jobs with (or without) a seasonal baseline.
@@ -92,14 +118,7 @@ local u = import '../lib/utils.libsonnet';
               + on (%(job)s) group_left ()
               (
                 (
-                  (
-                    arroyo_job:input_messages_per_second:median_current
-                    / (arroyo_job:input_messages_per_second:expected > %(min)s)
-                  ) < %(ratio)s
-                  and
-                  arroyo_job:input_messages_per_second:median_current
-                  < arroyo_job:input_messages_per_second:expected
-                  - %(band)s * arroyo_job:input_messages_per_second:noise%(fall)s
+                  %(start)s
                 )
                 or
                 (
@@ -113,7 +132,7 @@ local u = import '../lib/utils.libsonnet';
               )
               and on (%(job)s)
               %(running)s
-            ||| % { job: job, min: u.num(t.throughputMinRate), ratio: u.num(t.throughputDropRatio), band: u.num(t.throughputDropNoiseBand), fall: std.strReplace(std.rstripChars(fall, '\n'), '\n', '\n    '), running: running },
+            ||| % { job: job, ratio: u.num(t.throughputDropRatio), start: std.strReplace(std.rstripChars(dropStart, '\n'), '\n', '\n    '), running: running },
             'Input of Arroyo pipeline {{ $labels.pipeline_name }} has dropped',
             |||
               The sources of pipeline {{ $labels.pipeline_name }} (job {{ $labels.job_id }}) have read

@@ -8,7 +8,8 @@ firing share of an incident of an hour or more).
 
 `generate.py` renders the same section, and `generate.py --check` fails when
 the "defaults" row no longer matches the shipped rules (the figures are then stale: run
-this again). About 5 minutes per variant on two cores.
+this again). About 5 minutes per variant on two cores; the figures are written after
+every variant.
 """
 from __future__ import annotations
 
@@ -38,6 +39,9 @@ VARIANTS = [
     ("no fall check",
      "{_config+:: {thresholds+: {throughputDropRecentRatio: null}}}",
      "thresholds.throughputDropRecentRatio: null (below the usual shape is enough)"),
+    ("no collapse test",
+     "{_config+:: {thresholds+: {throughputCollapseRatio: null}}}",
+     "thresholds.throughputCollapseRatio: null (every drop waits for the full band)"),
     ("noise band 3",
      "{_config+:: {thresholds+: {throughputDropNoiseBand: 3}}}",
      "thresholds.throughputDropNoiseBand: 3"),
@@ -149,8 +153,10 @@ def main() -> int:
         out["variants"].append({"name": name, "override": override, "what": what, **row})
         print(f"{name}: drills {cell(row['drills'])}; traces {cell(row['traces'])} "
               f"({time.monotonic() - t0:.0f} s)", file=sys.stderr)
-    FIGURES.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
-    refresh_doc(out)
+        # After every variant, so an interrupted run keeps what it measured (the rows
+        # so far, defaults first, and docs/alerts.md in step with them).
+        FIGURES.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
+        refresh_doc(out)
     print("\n".join(table(out)))
     return 0
 
