@@ -118,7 +118,14 @@ cp -f config/arroyo-exporter.toml fuzz/corpus/config_toml/seed-shipped.toml
 # script on a busy machine) about a fifth slower; what libFuzzer finds here are panics,
 # overflows (debug assertions stay on) and timeouts. FUZZ_SANITIZER=address restores it.
 sanitizer=${FUZZ_SANITIZER:-none}
-echo "==> building fuzz targets (sanitizer: $sanitizer)"
+# FUZZ_OPT_LEVEL (scripts/test.sh sets 1): the optimisation level of the fuzz build. Its
+# 15-second smoke run spends most of its time building the whole dependency tree with
+# coverage instrumentation; level 1 builds it faster and runs each input more slowly.
+# Unset: the release profile's level 3, for long runs by hand.
+if [ -n "${FUZZ_OPT_LEVEL:-}" ]; then
+    export CARGO_PROFILE_RELEASE_OPT_LEVEL=$FUZZ_OPT_LEVEL
+fi
+echo "==> building fuzz targets (sanitizer: $sanitizer, opt-level: ${FUZZ_OPT_LEVEL:-3})"
 (cd fuzz && cargo fuzz build --release --sanitizer "$sanitizer" >"$root/.tmp/fuzz-build.log" 2>&1) || {
     tail -n 40 .tmp/fuzz-build.log
     exit 1
