@@ -831,7 +831,7 @@ def tradeoff_stale(ours_drills, ours_traces) -> bool:
         return False
     now = tradeoff.summary(ours_drills, ours_traces)
     row = next((v for v in trade["variants"] if v["name"] == "defaults"), None)
-    return row is None or {k: row[k] for k in now} != now
+    return row is None or {k: row.get(k) for k in now} != now
 
 
 def main() -> int:
