@@ -51,11 +51,16 @@ local u = import '../lib/utils.libsonnet';
     // back until the input is almost at zero).
     local dropStart =
       local main = dropTest(t.throughputDropRatio, t.throughputDropNoiseBand);
-      if t.throughputCollapseRatio == null then main else
-        '(\n%s)\nor\n(\n%s)\n' % [
-          u.indent(main, 2),
-          u.indent(dropTest(t.throughputCollapseRatio, t.throughputCollapseNoiseBand), 2),
-        ],
+      local nest(test) = std.strReplace(std.rstripChars(test, '\n'), '\n', '\n  ');
+      if t.throughputCollapseRatio == null then main else |||
+        (
+          %s
+        )
+        or
+        (
+          %s
+        )
+      ||| % [nest(main), nest(dropTest(t.throughputCollapseRatio, t.throughputCollapseNoiseBand))],
 
     // The input stopped while input usually flows at this time; `history` selects the
     // jobs with (or without) a seasonal baseline.

@@ -43,10 +43,6 @@
     local u = units[std.substr(d, std.length(d) - 1, 1)];
     '%d %s%s' % [n, u, if n == 1 then '' else 's'],
 
-  // Text `s` with every non-empty line moved right by `n` spaces (PromQL nested in PromQL).
-  indent(s, n)::
-    std.join('\n', [if l == '' then l else std.repeat(' ', n) + l for l in std.split(s, '\n')]),
-
   // A number as PromQL and people write it (jsonnet's %s prints 0.9 as 0.90000000000000002).
   num(x):: '%g' % x,
 
