@@ -131,28 +131,56 @@ echo "==> building fuzz targets (sanitizer: $sanitizer, opt-level: ${FUZZ_OPT_LE
     exit 1
 }
 
-summary=.tmp/fuzz-summary.txt
-: >"$summary"
-failed=0
-for t in "${targets[@]}"; do
-    dict=()
+# fuzz_one TARGET: runs one target for $secs seconds; its result line goes to
+# .tmp/fuzz-TARGET.result, its output to .tmp/fuzz-TARGET.log.
+fuzz_one() {
+    local t=$1 rc execs cov corpus log=.tmp/fuzz-$1.log
+    local dict=()
     case $t in job_metrics|job_metrics_stream|metric_groups_envelope|rest_*) dict=("-dict=$root/fuzz/json.dict") ;; esac
-    log=.tmp/fuzz-$t.log
     set +e
     (cd fuzz && cargo fuzz run --release --sanitizer "$sanitizer" "$t" "corpus/$t" -- \
         -max_total_time="$secs" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
         -print_final_stats=1 "${dict[@]}") >"$log" 2>&1
     rc=$?
     set -e
-    execs=$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -Eo '[0-9]+$' | tail -n1)
-    cov=$(grep -Eo 'cov: [0-9]+' "$log" | tail -n1 | grep -Eo '[0-9]+')
-    corpus=$(find "fuzz/corpus/$t" -type f | wc -l)
+    execs=$(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$log" | grep -Eo '[0-9]+$' | tail -n1 || true)
+    cov=$(grep -Eo 'cov: [0-9]+' "$log" | tail -n1 | grep -Eo '[0-9]+' || true)
+    corpus=$(find "fuzz/corpus/$t" -type f 2>/dev/null | wc -l || true)
     if [ $rc -ne 0 ]; then
-        failed=1
-        echo "$t: FAILED (exit $rc) after ${execs:-?} executions; see $log and fuzz/artifacts/$t" | tee -a "$summary"
+        echo "$t: FAILED (exit $rc) after ${execs:-?} executions; see $log and fuzz/artifacts/$t" >".tmp/fuzz-$t.result"
         grep -E 'panicked|ERROR: libFuzzer|SUMMARY' "$log" | head -n 5 || true
     else
-        echo "$t: ${execs:-?} executions in ${secs}s, coverage ${cov:-?}, corpus $corpus, 0 crashes" | tee -a "$summary"
+        echo "$t: ${execs:-?} executions in ${secs}s, coverage ${cov:-?}, corpus $corpus, 0 crashes" >".tmp/fuzz-$t.result"
+    fi
+    return $rc
+}
+
+# FUZZ_JOBS targets at a time (default: one per core). Each target is a single process,
+# so on 2 cores two run side by side in the time of one; a target's time is wall time.
+jobs=${FUZZ_JOBS:-$(nproc)}
+summary=.tmp/fuzz-summary.txt
+: >"$summary"
+failed=0
+running=0
+for t in "${targets[@]}"; do
+    rm -f ".tmp/fuzz-$t.result"
+    if [ "$running" -ge "$jobs" ]; then
+        wait -n || failed=1
+        running=$((running - 1))
+    fi
+    fuzz_one "$t" &
+    running=$((running + 1))
+done
+while [ "$running" -gt 0 ]; do
+    wait -n || failed=1
+    running=$((running - 1))
+done
+for t in "${targets[@]}"; do
+    if [ -f ".tmp/fuzz-$t.result" ]; then
+        cat ".tmp/fuzz-$t.result" >>"$summary"
+    else
+        echo "$t: FAILED (left no result; see .tmp/fuzz-$t.log)" >>"$summary"
+        failed=1
     fi
 done
 echo

@@ -163,7 +163,7 @@ if [ "${CARGO_BUILD:-1}" = 0 ]; then
   echo "CARGO_BUILD=0: the binaries in target/release as they are"
   ls -l target/release/arroyo-exporter target/release/arroyo-exporter-sim || exit 1
 elif cargo build --release --locked --bin arroyo-exporter \
-   && cargo build --release --locked -p arroyo-sim --bin arroyo-exporter-sim; then
+   && cargo build --release --locked --workspace --bins; then
   ok "cargo build --release of arroyo-exporter and arroyo-exporter-sim ($((SECONDS - t0)) s)"
 else
   bad "cargo build --release ($((SECONDS - t0)) s)"

@@ -152,7 +152,7 @@ shell_scripts=(scripts/test.sh scripts/test-ops.sh scripts/test-container.sh scr
 
 run_check "promtool check rules" promtool check rules "${rule_files[@]}"
 run_check "promtool test rules" promtool test rules "${rule_tests[@]}"
-# Alert drills: days of realistic series through the rules (about a minute on 2 cores);
+# Alert drills: days of realistic series through the rules (about four minutes on 2 quiet cores);
 # fails when deploy/prometheus/drills/*.test.yml or docs/alerts.md are stale or an alert
 # misses its goal (every incident caught within for + 2 evaluations, no false alert).
 run_check "alert drills (deploy/prometheus/drills/generate.py --check)" \

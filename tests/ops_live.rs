@@ -114,7 +114,8 @@ fn warm_up(scenario: &str) -> Duration {
 }
 /// How long after its switch a scenario's alerts may take to become pending. The
 /// slowest is checkpoints-stalled (~115 s: the newest checkpoint's age must exceed
-/// max(3 x interval, 2 min)); the whole test takes about 2.5 minutes.
+/// max(3 x interval, 2 min)); the whole test takes about six minutes, most of it the
+/// throughput-drop pair's warm-up (`DROP_WARM_UP`) and that alert's windows.
 const SCENARIO_DEADLINE: Duration = Duration::from_secs(240);
 
 /// The pair that is never switched.
@@ -622,8 +623,19 @@ fn active_alerts(prom: &Prometheus) -> BTreeMap<AlertKey, (String, String)> {
     out
 }
 
+/// Set by `scripts/test.sh` for its `cargo test` run of every target: it runs this test
+/// on its own afterwards (`cargo test --workspace --test ops_live`, without the variable),
+/// in the background while the CPU-bound rule and deployment checks run, because the
+/// test spends its six minutes mostly waiting for alert windows. Its outcome is a step of
+/// the test command's summary of its own.
+const DEFERRED_ENV: &str = "OPS_LIVE_DEFERRED";
+
 #[test]
 fn dashboards_and_rules_against_live_binaries() {
+    if std::env::var_os(DEFERRED_ENV).is_some() {
+        eprintln!("ops_live: {DEFERRED_ENV} is set: run on its own by scripts/test.sh");
+        return;
+    }
     let sim_bin = sim_bin();
     let queries = extract_queries();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
