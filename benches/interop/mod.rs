@@ -717,7 +717,13 @@ fn compare_bin() -> Option<PathBuf> {
 /// Prints a `bench-target: <name> <value> <limit> met|NOT met` line (met when value <=
 /// limit), which the test command's summary reads.
 pub fn bench_target(name: &str, value: f64, limit: f64) {
-    let met = if value <= limit { "met" } else { "NOT met" };
+    bench_verdict(name, value, limit, value <= limit);
+}
+
+/// A `bench-target:` line whose verdict is judged by the caller (e.g. a trend verdict
+/// that weighs more than the value shown).
+pub fn bench_verdict(name: &str, value: f64, limit: f64, met: bool) {
+    let met = if met { "met" } else { "NOT met" };
     println!("bench-target: {name} {value:.3} {limit:.3} {met}");
 }
 

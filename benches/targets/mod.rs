@@ -4,8 +4,9 @@
 //! the baseline: the same binary with one target, probed the same way.
 //!
 //! Printed: the exporter's RSS after start-up, after every target was probed once,
-//! after 100 probes and after 1,000 (growth between the last two is the "no growth"
-//! check), CPU time per probe, open file descriptors (connections stay bounded), and
+//! after 100 probes and after 1,000; the "no growth" check judges the trend of 40
+//! readings with the soak's verdict (tests/common/trend.rs: second half, floor, a line
+//! with one free step; allocator steps pass, a leak does not); CPU time per probe, open file descriptors (connections stay bounded), and
 //! the ratios against the single-target exporter.
 //!
 //! The clusters run in a child process (this executable again), so that their memory
@@ -17,7 +18,10 @@ use std::time::{Duration, Instant};
 
 use arroyo_sim::{FakeArroyo, Release, SimJob, SimNode, SimPipeline};
 
-use super::interop::bench_target;
+#[path = "../../tests/common/trend.rs"]
+mod trend;
+
+use super::interop::{bench_target, bench_verdict};
 use super::{cpu_seconds, mb, memory, now_micros, percentiles, verdict, RealExporter, Settings};
 
 /// Set in the environment of the child that serves the clusters: `<clusters>x<jobs>`.
@@ -29,25 +33,11 @@ const WARM_UP_ROUNDS: usize = 10;
 /// `scrape.concurrency` of the benchmark's configuration (the default).
 const CONCURRENCY: usize = 8;
 
-/// Least-squares slope of `ys` read at equal steps of `step` probes, per 1,000 probes.
-fn slope_per_1000(ys: &[u64], step: usize) -> f64 {
-    let n = ys.len() as f64;
-    if ys.len() < 2 || step == 0 {
-        return 0.0;
-    }
-    let xs: Vec<f64> = (1..=ys.len()).map(|i| (i * step) as f64).collect();
-    let (mx, my) = (
-        xs.iter().sum::<f64>() / n,
-        ys.iter().map(|y| *y as f64).sum::<f64>() / n,
-    );
-    let cov: f64 = xs
-        .iter()
-        .zip(ys)
-        .map(|(x, y)| (x - mx) * (*y as f64 - my))
-        .sum();
-    let var: f64 = xs.iter().map(|x| (x - mx) * (x - mx)).sum();
-    cov / var * 1000.0
-}
+/// RSS and open descriptors are read this many times over the measured probes.
+const TRACE_SAMPLES: usize = 40;
+
+/// The "no growth" bound: 1 MiB of resident memory per 1,000 probes (1 KiB per probe).
+const RSS_BOUND_KIB_PER_1000: f64 = 1024.0;
 
 /// What Prometheus 2.x sends.
 const ACCEPT: &str = super::PROMETHEUS_ACCEPT;
@@ -218,9 +208,9 @@ struct Run {
     cpu_per_probe: f64,
     fds_at_100: usize,
     fds: usize,
-    /// RSS after every tenth of the probes.
-    trace: Vec<u64>,
-    /// Open file descriptors after every tenth of the probes.
+    /// `(probes done, RSS)` after every `TRACE_SAMPLES`-th part of the probes.
+    trace: Vec<(usize, u64)>,
+    /// Open file descriptors at the same points.
     fds_trace: Vec<u64>,
     median_ms: f64,
     p99_ms: f64,
@@ -254,8 +244,8 @@ async fn measure(
     }
     let mut latencies = Vec::with_capacity(probes);
     let (mut rss_at_100, mut rss_at_half, mut fds_at_100) = (0, 0, 0);
-    let mut trace = Vec::with_capacity(10);
-    let mut fds_trace = Vec::with_capacity(10);
+    let mut trace = Vec::with_capacity(TRACE_SAMPLES);
+    let mut fds_trace = Vec::with_capacity(TRACE_SAMPLES);
     let cpu_before = cpu_seconds(pid);
     for i in 0..probes {
         latencies.push(probe(client, &base, &name(i), jobs).await);
@@ -266,8 +256,8 @@ async fn measure(
         if i + 1 == probes / 2 {
             rss_at_half = memory(Some(pid)).1;
         }
-        if (i + 1) % (probes / 10).max(1) == 0 {
-            trace.push(memory(Some(pid)).1);
+        if (i + 1) % (probes / TRACE_SAMPLES).max(1) == 0 {
+            trace.push((i + 1, memory(Some(pid)).1));
             fds_trace.push(open_fds(pid) as u64);
         }
     }
@@ -312,9 +302,21 @@ pub async fn run(s: &Settings, client: &reqwest::Client) {
     let many = measure(client, &many_cfg, targets, jobs, probes).await;
     drop(clusters);
 
-    // RSS moves by about a megabyte from one reading to the next (allocator arenas):
-    // growth is the trend of the readings, a least-squares slope.
-    let growth = slope_per_1000(&many.trace, (probes / 10).max(1));
+    // RSS moves by about a megabyte from one reading to the next (allocator arenas), and
+    // under load it climbs by a step or two: growth is the soak's trend verdict.
+    let kib: Vec<(f64, f64)> = many
+        .trace
+        .iter()
+        .map(|(n, b)| (*n as f64, *b as f64 / 1024.0))
+        .collect();
+    let level = kib.get(kib.len() / 2).map_or(0.0, |p| p.1);
+    let growth = trend::judge(
+        "RSS",
+        "KiB",
+        &kib,
+        RSS_BOUND_KIB_PER_1000,
+        trend::RSS_MAX_STEP_SHARE * level,
+    );
     // Per extra target: its controller connection, its admin port's, and its API
     // connections: after discovery the checkpoints and job-error collectors run side by
     // side, each with up to `scrape.concurrency` calls in flight, and the pool keeps those
@@ -397,9 +399,15 @@ pub async fn run(s: &Settings, client: &reqwest::Client) {
     let fds_per_target = (many.fds as f64 - one.fds as f64) / (targets - 1).max(1) as f64;
     let checks = [
         (
-            format!("no RSS growth over {probes} probes: trend <= 1 MB per 1,000 probes"),
-            format!("{:+.2} MB per 1,000 probes", growth / 1e6),
-            growth <= 1e6,
+            format!(
+                "no RSS growth over {probes} probes: trend of the second half <= 1 MiB per 1,000 probes (tests/common/trend.rs)"
+            ),
+            format!(
+                "{:+.2} MiB per 1,000 probes, step {:+.2} MiB",
+                growth.fit.slope_per_1000 / 1024.0,
+                growth.fit.step / 1024.0
+            ),
+            growth.holds(),
         ),
         (
             "CPU per probe with many targets <= 1.5 x single-target".to_string(),
@@ -427,17 +435,17 @@ pub async fn run(s: &Settings, client: &reqwest::Client) {
     let trace = |r: &Run| {
         r.trace
             .iter()
-            .map(|b| format!("{:.1}", mb(*b)))
+            .map(|(_, b)| format!("{:.1}", mb(*b)))
             .collect::<Vec<_>>()
             .join(", ")
     };
     println!(
-        "\nRSS (MB) after each tenth of the probes: {targets} targets: {}; 1 target: {}.",
+        "\nRSS (MB) after each {TRACE_SAMPLES}th of the probes: {targets} targets: {}; 1 target: {}.",
         trace(&many),
         trace(&one)
     );
     println!(
-        "Open file descriptors after each tenth of the probes, {targets} targets: {:?}.",
+        "Open file descriptors after each {TRACE_SAMPLES}th of the probes, {targets} targets: {:?}.",
         many.fds_trace
     );
     println!("\n| target | measured | verdict |");
@@ -446,7 +454,13 @@ pub async fn run(s: &Settings, client: &reqwest::Client) {
         println!("| {what} | {measured} | {} |", verdict(*met));
     }
     // The same verdicts as `bench-target:` lines, which the test command's summary lists.
-    bench_target("targets-rss-growth-mb-per-1000-probes", growth / 1e6, 1.0);
+    println!("{growth}");
+    bench_verdict(
+        "targets-rss-growth-mb-per-1000-probes",
+        growth.fit.slope_per_1000 / 1024.0,
+        RSS_BOUND_KIB_PER_1000 / 1024.0,
+        growth.holds(),
+    );
     bench_target(
         "targets-cpu-per-probe-vs-one-target",
         many.cpu_per_probe / one.cpu_per_probe.max(1e-9),
