@@ -15,10 +15,11 @@
 #     podman-compose from PyPI (.tmp/container/compose-venv).
 # Then: cargo fmt, clippy, the Rust tests, the rules/dashboards/deployment checks,
 # cargo deny, every fuzz target for FUZZ_SECONDS (15 s), and a short benchmark run.
-# Measured on 2 cores from a fresh clone: 34 min quiet (CI, 2031 s); 62 min (3713 s) with
-# both cores kept busy by another process for the whole run (load 4-5). Since then the
-# fuzz build and the container step's release build are cheaper (about 3 min less under
-# the same load); the loaded run is still about at the 60-minute budget.
+# Measured on 2 cores from a fresh clone with nothing beside it: 39 min 25 s (2365 s)
+# with both cores kept busy by two CPU hogs for the whole run (load 3.5-4.8), and
+# 21 min 37 s (1297 s) quiet. What made it fit (it took 62 min before): tests/ops_live.rs, six
+# minutes of mostly waiting, runs alongside the ops step; the fuzz targets run two at a
+# time and build at opt-level 1; the release binaries reuse the benchmarks' builds.
 #
 # Usage: scripts/test.sh                 (everything)
 #        SKIP_INSTALL=1 scripts/test.sh  (tools already installed)
