@@ -15,9 +15,9 @@
 #     podman-compose from PyPI (.tmp/container/compose-venv).
 # Then: cargo fmt, clippy, the Rust tests, the rules/dashboards/deployment checks,
 # cargo deny, every fuzz target for FUZZ_SECONDS (15 s), and a short benchmark run.
-# Measured on 2 cores from a fresh clone with nothing beside it: 39 min 25 s (2365 s)
-# with both cores kept busy by two CPU hogs for the whole run (load 3.5-4.8), and
-# 21 min 37 s (1297 s) quiet. What made it fit (it took 62 min before): tests/ops_live.rs, six
+# Measured on 2 cores from fresh clones with nothing beside them: 39 min 25 s and 41 min
+# 0 s (2365 s, 2460 s; two runs) with both cores kept busy by two CPU hogs for the whole
+# run (load about 4), and 21 min 37 s (1297 s) quiet. What made it fit (it took 62 min before): tests/ops_live.rs, six
 # minutes of mostly waiting, runs alongside the ops step; the fuzz targets run two at a
 # time and build at opt-level 1; the release binaries reuse the benchmarks' builds.
 #
