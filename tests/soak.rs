@@ -129,14 +129,7 @@ impl Run {
             .iter()
             .map(|s| (s.scrapes as f64, s.rss_kib as f64))
             .collect();
-        let level = points.get(points.len() / 2).map(|p| p.1).unwrap_or(0.0);
-        trend::judge(
-            "RSS",
-            "KiB",
-            &points,
-            trend::RSS_BOUND_KIB_PER_1000,
-            trend::RSS_MAX_STEP_SHARE * level,
-        )
+        trend::judge_rss(&points, trend::RSS_BOUND_KIB_PER_1000)
     }
 
     /// Open descriptors: the same trend verdict.

@@ -6,8 +6,9 @@
 //! Printed: the exporter's RSS after start-up, after every target was probed once,
 //! after 100 probes and after 1,000; the "no growth" check judges the trend of 40
 //! readings with the soak's verdict (tests/common/trend.rs: second half, floor, a line
-//! with one free step; allocator steps pass, a leak does not); CPU time per probe, open file descriptors (connections stay bounded), and
-//! the ratios against the single-target exporter.
+//! with one free step; allocator steps pass, a leak does not); CPU time per probe, open
+//! file descriptors (connections stay bounded), and the ratios against the
+//! single-target exporter.
 //!
 //! The clusters run in a child process (this executable again), so that their memory
 //! and CPU do not count as the exporter's.
@@ -309,14 +310,7 @@ pub async fn run(s: &Settings, client: &reqwest::Client) {
         .iter()
         .map(|(n, b)| (*n as f64, *b as f64 / 1024.0))
         .collect();
-    let level = kib.get(kib.len() / 2).map_or(0.0, |p| p.1);
-    let growth = trend::judge(
-        "RSS",
-        "KiB",
-        &kib,
-        RSS_BOUND_KIB_PER_1000,
-        trend::RSS_MAX_STEP_SHARE * level,
-    );
+    let growth = trend::judge_rss(&kib, RSS_BOUND_KIB_PER_1000);
     // Per extra target: its controller connection, its admin port's, and its API
     // connections: after discovery the checkpoints and job-error collectors run side by
     // side, each with up to `scrape.concurrency` calls in flight, and the pool keeps those

@@ -286,6 +286,19 @@ pub fn judge(
     }
 }
 
+/// `judge` for resident memory (KiB) with the largest step `RSS_MAX_STEP_SHARE` of the
+/// resident size at the start of the judged half.
+pub fn judge_rss(samples: &[(f64, f64)], bound_per_1000: f64) -> Growth {
+    let level = samples.get(samples.len() / 2).map_or(0.0, |p| p.1);
+    judge(
+        "RSS",
+        "KiB",
+        samples,
+        bound_per_1000,
+        RSS_MAX_STEP_SHARE * level,
+    )
+}
+
 impl fmt::Display for Growth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -373,13 +386,7 @@ mod tests {
     }
 
     fn rss(samples: &[(f64, f64)]) -> Growth {
-        judge(
-            "RSS",
-            "KiB",
-            samples,
-            RSS_BOUND_KIB_PER_1000,
-            RSS_MAX_STEP_SHARE * samples[samples.len() / 2].1,
-        )
+        judge_rss(samples, RSS_BOUND_KIB_PER_1000)
     }
 
     fn with_leak(samples: &[(f64, f64)], kib_per_scrape: f64) -> Vec<(f64, f64)> {
